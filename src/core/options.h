@@ -1,0 +1,60 @@
+// Tuning and identity of one consensus core. Every limit has a default that is sane
+// for a LAN cluster; the runtime maps wall-clock durations onto ticks.
+#pragma once
+
+#include <cstdint>
+
+#include "src/core/planted_bugs.h"
+#include "src/core/types.h"
+
+namespace raft::core {
+
+struct Options {
+  // This node's id. REQUIRES: non-zero.
+  NodeId id = kNoNode;
+
+  // Seed of the election-timeout jitter. Give each node a different one (the runtime
+  // draws it from a real random source; tests pass fixed seeds).
+  std::uint64_t random_seed = 1;
+
+  // A follower that hears from no leader for this many ticks starts an election. The
+  // actual timeout is drawn uniformly from [election_timeout_ticks,
+  // 2 * election_timeout_ticks - 1] at every reset (§5.2, randomized timeouts).
+  // Default: 10. REQUIRES: > heartbeat_interval_ticks.
+  int election_timeout_ticks = 10;
+
+  // A leader sends heartbeats every this many ticks. Default: 1.
+  int heartbeat_interval_ticks = 1;
+
+  // Largest total encoded size of the entries in one AppendEntries message (at least
+  // one entry is always sent). Default: 1 MiB.
+  std::uint64_t max_append_bytes = 1 << 20;
+
+  // Appends in flight (sent, not yet acknowledged) to one follower in replicate mode:
+  // the pipelining window. Default: 256. REQUIRES: > 0.
+  std::uint32_t max_inflight_appends = 256;
+
+  // A leader refuses proposals while the entries it appended but has not committed
+  // exceed this many bytes (back-pressure when followers or the disk fall behind).
+  // Default: 64 MiB. kNoLimit disables the limit.
+  std::uint64_t max_uncommitted_bytes = 64 << 20;
+
+  // Largest total size of committed entries handed out in one Ready, so applying a
+  // long backlog does not build one huge batch. Default: 16 MiB.
+  std::uint64_t max_committed_bytes_per_ready = 16 << 20;
+
+  // PreVote (dissertation §9.6): probe for a majority before disrupting the cluster
+  // with a higher term. Default: on.
+  bool pre_vote = true;
+
+  // CheckQuorum (dissertation §6.2): a leader that has not heard from a quorum within
+  // an election timeout steps down; followers ignore vote requests while they hear
+  // from a leader. Default: on.
+  bool check_quorum = true;
+
+  // For the simulator's self-test only; ignored unless the core was built with
+  // RAFT_PLANTED_BUGS (see planted_bugs.h).
+  PlantedBug planted_bug = PlantedBug::kNone;
+};
+
+}  // namespace raft::core

@@ -1,0 +1,34 @@
+// Known Raft bugs that can be switched on, one at a time, to prove the simulator's
+// checkers catch them (a checker that cannot fail is worth nothing).
+//
+// The switches exist only in the `raft_core_planted` build of the core (compiled with
+// RAFT_PLANTED_BUGS); in the production `raft_core` library every check below is the
+// constant `false` and the compiler removes it.
+#pragma once
+
+namespace raft::core {
+
+enum class PlantedBug {
+  kNone,
+  // §5.4.1: grant a vote without checking that the candidate's log is up to date.
+  kVoteWithoutLogCheck,
+  // §5.4.2 / Figure 8: commit any entry stored on a majority, even of an older term.
+  kCommitOldTermByCounting,
+  // Figure 2: answer a vote request before the vote is durable (it may be forgotten
+  // by a crash and given again in the same term).
+  kVoteBeforePersist,
+  // §5.3: accept AppendEntries without the prev_log_index/prev_log_term check.
+  kAppendWithoutPrevCheck,
+  // §5.1: a leader that sees a higher term keeps leading.
+  kLeaderIgnoresHigherTerm,
+};
+
+const char* to_string(PlantedBug bug);
+
+#ifdef RAFT_PLANTED_BUGS
+#define RAFT_PLANTED(bug) (options_.planted_bug == ::raft::core::PlantedBug::bug)
+#else
+#define RAFT_PLANTED(bug) false
+#endif
+
+}  // namespace raft::core

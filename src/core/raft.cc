@@ -1,0 +1,728 @@
+#include "src/core/raft.h"
+
+#include <algorithm>
+#include <cassert>
+#include <stdexcept>
+
+#include "src/core/raft_log.h"
+#include "src/core/tracker.h"
+
+namespace raft::core {
+
+const char* to_string(Role role) {
+  switch (role) {
+    case Role::kFollower: return "follower";
+    case Role::kCandidate: return "candidate";
+    case Role::kPreCandidate: return "pre-candidate";
+    case Role::kLeader: return "leader";
+  }
+  return "?";
+}
+
+const char* to_string(PlantedBug bug) {
+  switch (bug) {
+    case PlantedBug::kNone: return "none";
+    case PlantedBug::kVoteWithoutLogCheck: return "vote-without-log-check";
+    case PlantedBug::kCommitOldTermByCounting: return "commit-old-term-by-counting";
+    case PlantedBug::kVoteBeforePersist: return "vote-before-persist";
+    case PlantedBug::kAppendWithoutPrevCheck: return "append-without-prev-check";
+    case PlantedBug::kLeaderIgnoresHigherTerm: return "leader-ignores-higher-term";
+  }
+  return "?";
+}
+
+const char* to_string(ProposeError error) {
+  switch (error) {
+    case ProposeError::kNotLeader: return "not leader";
+    case ProposeError::kTransferring: return "leadership transfer in progress";
+    case ProposeError::kTooManyUncommitted: return "too many uncommitted bytes";
+    case ProposeError::kEmptyBatch: return "empty batch";
+  }
+  return "?";
+}
+
+namespace {
+
+void validate(const Options& o) {
+  if (o.id == kNoNode) throw std::invalid_argument("raft: options.id must be non-zero");
+  if (o.heartbeat_interval_ticks <= 0) {
+    throw std::invalid_argument("raft: heartbeat_interval_ticks must be positive");
+  }
+  if (o.election_timeout_ticks <= o.heartbeat_interval_ticks) {
+    throw std::invalid_argument("raft: election_timeout_ticks must exceed heartbeat_interval_ticks");
+  }
+  if (o.max_inflight_appends == 0) {
+    throw std::invalid_argument("raft: max_inflight_appends must be positive");
+  }
+}
+
+}  // namespace
+
+Raft::Raft(const Options& options, const LogStorage& storage)
+    : options_(options), rng_(options.random_seed) {
+  validate(options_);
+  log_ = std::make_unique<RaftLog>(storage);
+  tracker_ = std::make_unique<ProgressTracker>(options_.max_inflight_appends);
+
+  const pb::HardState hard_state = storage.hard_state();
+  term_ = hard_state.term();
+  vote_ = hard_state.vote();
+  last_handed_out_hard_state_ = hard_state;
+  last_handed_out_hard_state_.set_commit(log_->committed());
+  persisted_ = PersistMark{log_->last_index(), log_->last_term(), term_, vote_};
+
+  apply_configuration(storage.snapshot_metadata().configuration());
+
+  become_follower(term_, kNoNode);
+  last_soft_state_ = SoftState{leader_, role_, term_};
+}
+
+Raft::~Raft() = default;
+
+Index Raft::commit_index() const { return log_->committed(); }
+Index Raft::last_index() const { return log_->last_index(); }
+
+// ---------------------------------------------------------------------------
+// Role transitions
+
+void Raft::reset(Term term) {
+  if (term != term_) {
+    term_ = term;
+    vote_ = kNoNode;
+  }
+  leader_ = kNoNode;
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  reset_randomized_election_timeout();
+  tracker_->reset_votes();
+  tracker_->reset_progress(log_->last_index() + 1, options_.id, log_->persisted_index());
+  uncommitted_bytes_ = 0;
+  uncommitted_batches_.clear();
+  self_vote_persisted_ = false;
+}
+
+void Raft::become_follower(Term term, NodeId leader) {
+  reset(term);
+  role_ = Role::kFollower;
+  leader_ = leader;
+}
+
+void Raft::become_pre_candidate() {
+  // A pre-candidate changes neither its term nor its vote (dissertation §9.6): if the
+  // probe fails, nobody was disturbed.
+  assert(role_ != Role::kLeader);
+  role_ = Role::kPreCandidate;
+  leader_ = kNoNode;
+  tracker_->reset_votes();
+}
+
+void Raft::become_candidate() {
+  assert(role_ != Role::kLeader);
+  reset(term_ + 1);
+  vote_ = options_.id;
+  role_ = Role::kCandidate;
+}
+
+void Raft::become_leader() {
+  assert(role_ == Role::kCandidate);
+  reset(term_);
+  role_ = Role::kLeader;
+  leader_ = options_.id;
+  // §5.4.2 / §8: a leader cannot count replicas of earlier terms' entries to commit
+  // them, so it appends an entry of its own term at once; committing it commits
+  // everything before it.
+  pb::Entry noop;
+  noop.set_term(term_);
+  noop.set_index(log_->last_index() + 1);
+  noop.set_type(pb::ENTRY_NOOP);
+  std::vector<pb::Entry> entries;
+  entries.push_back(std::move(noop));
+  log_->append(std::move(entries));
+  broadcast_append();
+}
+
+// ---------------------------------------------------------------------------
+// Time
+
+void Raft::reset_randomized_election_timeout() {
+  const auto base = static_cast<std::uint64_t>(options_.election_timeout_ticks);
+  randomized_election_timeout_ = static_cast<int>(rng_.between(base, 2 * base - 1));
+}
+
+bool Raft::past_election_timeout() const {
+  return election_elapsed_ >= randomized_election_timeout_;
+}
+
+void Raft::tick() {
+  if (role_ == Role::kLeader) {
+    tick_heartbeat();
+  } else {
+    tick_election();
+  }
+}
+
+void Raft::tick_election() {
+  ++election_elapsed_;
+  if (promotable() && past_election_timeout()) {
+    election_elapsed_ = 0;
+    start_election(options_.pre_vote, /*transfer=*/false);
+  }
+}
+
+void Raft::tick_heartbeat() {
+  ++heartbeat_elapsed_;
+  ++election_elapsed_;
+  if (election_elapsed_ >= options_.election_timeout_ticks) {
+    election_elapsed_ = 0;
+    // CheckQuorum (dissertation §6.2): a leader cut off from a majority steps down,
+    // so clients stop waiting on it and lease reads stay safe.
+    if (options_.check_quorum && !tracker_->quorum_active(options_.id)) {
+      become_follower(term_, kNoNode);
+      return;
+    }
+  }
+  if (heartbeat_elapsed_ >= options_.heartbeat_interval_ticks) {
+    heartbeat_elapsed_ = 0;
+    broadcast_heartbeat();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Elections (§5.2, §5.4.1; PreVote: dissertation §9.6)
+
+bool Raft::promotable() const { return tracker_->is_voter(options_.id); }
+
+void Raft::campaign() {
+  if (role_ == Role::kLeader || !promotable()) return;
+  start_election(/*pre_vote=*/false, /*transfer=*/false);
+}
+
+void Raft::start_election(bool pre_vote, bool transfer) {
+  if (!promotable()) return;
+  Term vote_term;
+  if (pre_vote) {
+    become_pre_candidate();
+    vote_term = term_ + 1;  // the term it would campaign in; not adopted
+  } else {
+    become_candidate();
+    vote_term = term_;
+  }
+  for (NodeId voter : tracker_->quorum().all_voters()) {
+    if (voter == options_.id) continue;
+    pb::Message m = new_message(voter);
+    m.set_term(vote_term);
+    pb::VoteRequest* request = m.mutable_vote_request();
+    request->set_last_log_index(log_->last_index());
+    request->set_last_log_term(log_->last_term());
+    request->set_pre_vote(pre_vote);
+    request->set_transfer(transfer);
+    send(std::move(m));
+  }
+  if (pre_vote) {
+    // A pre-vote promises nothing durable, so the candidate's own counts at once.
+    record_vote(options_.id, true);
+  }
+  // A real self-vote counts only once the new term and vote are durable
+  // (on_persisted): otherwise a crash could let this node vote again in this term.
+}
+
+bool Raft::in_lease() const {
+  // A follower that heard from a live leader within the minimum election timeout
+  // ignores vote requests (dissertation §4.2.3), so a removed or partitioned server
+  // cannot depose a healthy leader.
+  return options_.check_quorum && leader_ != kNoNode &&
+         election_elapsed_ < options_.election_timeout_ticks;
+}
+
+void Raft::handle_vote_request(const pb::Message& m) {
+  const pb::VoteRequest& request = m.vote_request();
+  const bool pre_vote = request.pre_vote();
+  // One vote per term (§5.2). A pre-vote for a future term promises nothing, so it
+  // may be granted whatever our vote in the current term was.
+  const bool can_vote = vote_ == m.from() || (vote_ == kNoNode && leader_ == kNoNode) ||
+                        (pre_vote && m.term() > term_);
+  const bool granted =
+      can_vote && (log_->is_up_to_date(request.last_log_term(), request.last_log_index()) ||
+                   RAFT_PLANTED(kVoteWithoutLogCheck));
+
+  pb::Message response = new_message(m.from());
+  response.mutable_vote_response()->set_pre_vote(pre_vote);
+  response.mutable_vote_response()->set_granted(granted);
+  if (granted) {
+    // A granted pre-vote echoes the request's term (ours is unchanged); a real vote
+    // is in our term, which step() already raised to the candidate's.
+    response.set_term(m.term());
+    if (!pre_vote) {
+      election_elapsed_ = 0;
+      vote_ = m.from();
+    }
+  }
+  if (RAFT_PLANTED(kVoteBeforePersist)) {
+    send(std::move(response));
+    return;
+  }
+  send_persisted(std::move(response));
+}
+
+void Raft::handle_vote_response(const pb::Message& m) {
+  const pb::VoteResponse& response = m.vote_response();
+  const bool expecting_pre_vote = role_ == Role::kPreCandidate;
+  if (response.pre_vote() != expecting_pre_vote) return;  // from an earlier phase
+  if (expecting_pre_vote && response.granted() && m.term() != term_ + 1) return;
+  record_vote(m.from(), response.granted());
+}
+
+void Raft::record_vote(NodeId voter, bool granted) {
+  tracker_->record_vote(voter, granted);
+  tally_votes();
+}
+
+void Raft::tally_votes() {
+  switch (tracker_->vote_result()) {
+    case VoteOutcome::kWon:
+      if (role_ == Role::kPreCandidate) {
+        start_election(/*pre_vote=*/false, /*transfer=*/false);
+      } else if (role_ == Role::kCandidate) {
+        become_leader();
+      }
+      break;
+    case VoteOutcome::kLost:
+      become_follower(term_, kNoNode);
+      break;
+    case VoteOutcome::kPending:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Step: settle the term first (§5.1), then dispatch on role.
+
+bool Raft::step(const pb::Message& m) {
+  if (m.to() != options_.id || m.from() == kNoNode || m.from() == options_.id ||
+      m.body_case() == pb::Message::BODY_NOT_SET) {
+    return false;
+  }
+
+  const bool is_vote_request = m.has_vote_request();
+  const bool is_pre_vote_request = is_vote_request && m.vote_request().pre_vote();
+
+  if (m.term() > term_ && role_ == Role::kLeader && RAFT_PLANTED(kLeaderIgnoresHigherTerm)) {
+    term_ = m.term();  // adopts the term but keeps leading
+    vote_ = kNoNode;
+  } else if (m.term() > term_) {
+    if (is_vote_request && !m.vote_request().transfer() && in_lease()) {
+      return true;  // a live leader exists: ignore, and do not adopt the term
+    }
+    const bool granted_pre_vote =
+        m.has_vote_response() && m.vote_response().pre_vote() && m.vote_response().granted();
+    if (!is_pre_vote_request && !granted_pre_vote) {
+      const bool from_leader =
+          m.has_append_request() || m.has_heartbeat_request() || m.has_snapshot_request();
+      become_follower(m.term(), from_leader ? m.from() : kNoNode);
+    }
+  } else if (m.term() < term_) {
+    if ((options_.check_quorum || options_.pre_vote) &&
+        (m.has_append_request() || m.has_heartbeat_request())) {
+      respond_to_stale_leader(m);
+    } else if (is_pre_vote_request) {
+      // Tell the pre-candidate our term so it can catch up and stop probing.
+      pb::Message response = new_message(m.from());
+      response.mutable_vote_response()->set_pre_vote(true);
+      response.mutable_vote_response()->set_granted(false);
+      send_persisted(std::move(response));
+    }
+    return true;
+  }
+
+  if (is_vote_request) {
+    handle_vote_request(m);
+    return true;
+  }
+  switch (role_) {
+    case Role::kLeader: step_leader(m); break;
+    case Role::kCandidate:
+    case Role::kPreCandidate: step_candidate(m); break;
+    case Role::kFollower: step_follower(m); break;
+  }
+  return true;
+}
+
+void Raft::respond_to_stale_leader(const pb::Message& m) {
+  // A leader of an older term is talking to us. With PreVote/CheckQuorum we may have
+  // a higher term it never learns of otherwise (we never win the elections that
+  // raised it, and it never hears our votes): answering with our term makes it step
+  // down instead of the cluster being stuck.
+  pb::Message response = new_message(m.from());
+  response.mutable_append_response()->set_success(false);
+  response.mutable_append_response()->set_last_index(log_->last_index());
+  send_persisted(std::move(response));
+}
+
+void Raft::step_leader(const pb::Message& m) {
+  switch (m.body_case()) {
+    case pb::Message::kAppendResponse: handle_append_response(m); break;
+    case pb::Message::kHeartbeatResponse: handle_heartbeat_response(m); break;
+    default: break;  // votes of a finished election, or not for a leader
+  }
+}
+
+void Raft::step_candidate(const pb::Message& m) {
+  switch (m.body_case()) {
+    case pb::Message::kAppendRequest:
+    case pb::Message::kHeartbeatRequest:
+    case pb::Message::kSnapshotRequest:
+      // A leader exists in our term (§5.2: "if AppendEntries RPC received from new
+      // leader: convert to follower").
+      become_follower(m.term(), m.from());
+      step_follower(m);
+      break;
+    case pb::Message::kVoteResponse: handle_vote_response(m); break;
+    default: break;
+  }
+}
+
+void Raft::step_follower(const pb::Message& m) {
+  switch (m.body_case()) {
+    case pb::Message::kAppendRequest:
+      leader_ = m.from();
+      election_elapsed_ = 0;
+      handle_append_request(m);
+      break;
+    case pb::Message::kHeartbeatRequest:
+      leader_ = m.from();
+      election_elapsed_ = 0;
+      handle_heartbeat_request(m);
+      break;
+    case pb::Message::kTimeoutNow:
+      // Leadership transfer (dissertation §3.10): campaign at once, skipping PreVote,
+      // and tell voters to disregard their leader lease.
+      start_election(/*pre_vote=*/false, /*transfer=*/true);
+      break;
+    default: break;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Replication, follower side (§5.3)
+
+void Raft::handle_append_request(const pb::Message& m) {
+  const pb::AppendRequest& request = m.append_request();
+  pb::Message response = new_message(m.from());
+  pb::AppendResponse* out = response.mutable_append_response();
+
+  if (request.prev_log_index() < log_->committed()) {
+    // Everything up to our commit index matches the leader's log already (Leader
+    // Completeness); the request is a duplicate or reordered one.
+    out->set_success(true);
+    out->set_index(log_->committed());
+  } else if (const std::optional<Index> last_new = log_->maybe_append(
+                 request.prev_log_index(),
+                 RAFT_PLANTED(kAppendWithoutPrevCheck)
+                     ? log_->term(request.prev_log_index()).value_or(request.prev_log_term())
+                     : request.prev_log_term(),
+                 request.entries())) {
+    // "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of
+    // last new entry)" (Figure 2).
+    log_->commit_to(std::min(request.commit(), *last_new));
+    out->set_success(true);
+    out->set_index(*last_new);
+  } else {
+    out->set_success(false);
+    out->set_index(request.prev_log_index());
+    const Index hint = log_->find_conflict_by_term(request.prev_log_index(), request.prev_log_term());
+    out->set_conflict_index(hint);
+    out->set_conflict_term(log_->term(hint).value_or(0));
+  }
+  out->set_last_index(log_->last_index());
+  send_persisted(std::move(response));
+}
+
+void Raft::handle_heartbeat_request(const pb::Message& m) {
+  const pb::HeartbeatRequest& request = m.heartbeat_request();
+  // The leader caps the commit index at what we are known to hold, so this never
+  // commits an entry that might differ from the leader's.
+  log_->commit_to(std::min(request.commit(), log_->last_index()));
+  pb::Message response = new_message(m.from());
+  response.mutable_heartbeat_response()->set_context(request.context());
+  send_persisted(std::move(response));
+}
+
+// ---------------------------------------------------------------------------
+// Replication, leader side
+
+ProposeResult Raft::propose(std::span<const std::string> commands) {
+  ProposeResult result;
+  if (role_ != Role::kLeader) {
+    result.error = ProposeError::kNotLeader;
+    return result;
+  }
+  if (commands.empty()) {
+    result.error = ProposeError::kEmptyBatch;
+    return result;
+  }
+  std::uint64_t bytes = 0;
+  for (const std::string& command : commands) bytes += command.size();
+  // Always admit a batch when nothing is outstanding, so one oversized batch cannot
+  // be refused forever.
+  if (uncommitted_bytes_ > 0 && options_.max_uncommitted_bytes != kNoLimit &&
+      uncommitted_bytes_ + bytes > options_.max_uncommitted_bytes) {
+    result.error = ProposeError::kTooManyUncommitted;
+    return result;
+  }
+
+  std::vector<pb::Entry> entries;
+  entries.reserve(commands.size());
+  Index index = log_->last_index();
+  for (const std::string& command : commands) {
+    pb::Entry& entry = entries.emplace_back();
+    entry.set_term(term_);
+    entry.set_index(++index);
+    entry.set_type(pb::ENTRY_NORMAL);
+    entry.set_data(command);
+  }
+  result.first_index = log_->last_index() + 1;
+  result.last_index = log_->append(std::move(entries));
+  result.term = term_;
+  uncommitted_bytes_ += bytes;
+  uncommitted_batches_.emplace_back(result.last_index, bytes);
+  broadcast_append();
+  return result;
+}
+
+void Raft::release_uncommitted(Index committed) {
+  while (!uncommitted_batches_.empty() && uncommitted_batches_.front().first <= committed) {
+    uncommitted_bytes_ -= uncommitted_batches_.front().second;
+    uncommitted_batches_.pop_front();
+  }
+}
+
+bool Raft::maybe_commit() {
+  const Index index = tracker_->committed_index();
+  // §5.4.2 (Figure 8): only an entry of the current term is committed by counting
+  // replicas; earlier entries are committed indirectly, by the Log Matching Property.
+  if (index <= log_->committed()) return false;
+  if (!log_->match_term(index, term_) && !RAFT_PLANTED(kCommitOldTermByCounting)) return false;
+  log_->commit_to(index);
+  release_uncommitted(index);
+  return true;
+}
+
+bool Raft::send_append(NodeId to, bool send_if_empty) {
+  Progress* progress = tracker_->progress(to);
+  if (progress == nullptr || progress->paused()) return false;
+
+  const Index prev_index = progress->next_index() - 1;
+  const std::optional<Term> prev_term = log_->term(prev_index);
+  std::optional<std::vector<pb::Entry>> entries;
+  if (prev_term) {
+    entries = log_->slice(progress->next_index(), log_->last_index() + 1, options_.max_append_bytes);
+  }
+  if (!prev_term || !entries) {
+    // The entries this follower needs were compacted into a snapshot. Snapshot
+    // transfer is driven by the runtime's snapshot store; until it is wired in,
+    // the follower waits (it stays in probe and is retried on every heartbeat).
+    return false;
+  }
+  if (entries->empty() && !send_if_empty) return false;
+
+  pb::Message m = new_message(to);
+  pb::AppendRequest* request = m.mutable_append_request();
+  request->set_prev_log_index(prev_index);
+  request->set_prev_log_term(*prev_term);
+  request->set_commit(log_->committed());
+  const bool has_entries = !entries->empty();
+  const Index last = has_entries ? entries->back().index() : prev_index;
+  request->mutable_entries()->Reserve(static_cast<int>(entries->size()));
+  for (pb::Entry& entry : *entries) *request->add_entries() = std::move(entry);
+  progress->on_append_sent(last, has_entries);
+  send(std::move(m));
+  return true;
+}
+
+void Raft::broadcast_append() {
+  for (const auto& [id, progress] : tracker_->all()) {
+    if (id == options_.id) continue;
+    // The first message may be empty (it carries the commit index); the rest stream
+    // whatever else the pipelining window allows.
+    if (send_append(id, /*send_if_empty=*/true)) {
+      while (send_append(id, /*send_if_empty=*/false)) {
+      }
+    }
+  }
+}
+
+void Raft::send_heartbeat(NodeId to) {
+  const Progress* progress = tracker_->progress(to);
+  pb::Message m = new_message(to);
+  m.mutable_heartbeat_request()->set_commit(std::min(progress->match_index(), log_->committed()));
+  send(std::move(m));
+}
+
+void Raft::broadcast_heartbeat() {
+  for (const auto& [id, progress] : tracker_->all()) {
+    if (id != options_.id) send_heartbeat(id);
+  }
+}
+
+void Raft::handle_append_response(const pb::Message& m) {
+  Progress* progress = tracker_->progress(m.from());
+  if (progress == nullptr) return;
+  progress->set_recently_active(true);
+  const pb::AppendResponse& response = m.append_response();
+
+  if (!response.success()) {
+    // Skip every index where our term is greater than the follower's term at its
+    // hint: those entries cannot match.
+    const Index probe = log_->find_conflict_by_term(response.conflict_index(), response.conflict_term());
+    if (progress->on_reject(response.index(), probe + 1)) {
+      send_append(m.from(), /*send_if_empty=*/true);
+    }
+    return;
+  }
+
+  const bool was_paused = progress->paused();
+  if (!progress->on_ack(response.index())) {
+    // Nothing new matched, but the window may have opened.
+    if (was_paused && !progress->paused()) {
+      while (send_append(m.from(), /*send_if_empty=*/false)) {
+      }
+    }
+    return;
+  }
+  if (progress->state() == ProgressState::kProbe) progress->become_replicate();
+  if (maybe_commit()) {
+    broadcast_append();  // tell everyone the new commit index
+  } else {
+    while (send_append(m.from(), /*send_if_empty=*/false)) {
+    }
+  }
+}
+
+void Raft::handle_heartbeat_response(const pb::Message& m) {
+  Progress* progress = tracker_->progress(m.from());
+  if (progress == nullptr) return;
+  progress->set_recently_active(true);
+  progress->on_heartbeat_response();
+  if (progress->match_index() < log_->last_index()) {
+    send_append(m.from(), /*send_if_empty=*/true);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Configuration
+
+void Raft::apply_configuration(const pb::Configuration& configuration) {
+  configuration_ = configuration;
+  tracker_->set_configuration(configuration_, log_->last_index() + 1);
+}
+
+bool Raft::is_voter(NodeId id) const { return tracker_->is_voter(id); }
+bool Raft::is_member(NodeId id) const { return tracker_->is_member(id); }
+
+// ---------------------------------------------------------------------------
+// Messages and Ready
+
+pb::Message Raft::new_message(NodeId to) const {
+  pb::Message m;
+  m.set_from(options_.id);
+  m.set_to(to);
+  m.set_term(term_);
+  return m;
+}
+
+void Raft::send(pb::Message&& m) { messages_.push_back(std::move(m)); }
+void Raft::send_persisted(pb::Message&& m) { persisted_messages_.push_back(std::move(m)); }
+
+bool Raft::has_ready() const {
+  if (!messages_.empty() || !persisted_messages_.empty()) return true;
+  if (SoftState{leader_, role_, term_} != last_soft_state_) return true;
+  if (term_ != last_handed_out_hard_state_.term() || vote_ != last_handed_out_hard_state_.vote() ||
+      log_->committed() != last_handed_out_hard_state_.commit()) {
+    return true;
+  }
+  return log_->has_unpersisted() || log_->has_committed_to_apply();
+}
+
+Ready Raft::ready() {
+  Ready ready;
+  const SoftState soft{leader_, role_, term_};
+  if (soft != last_soft_state_) {
+    ready.soft_state = soft;
+    last_soft_state_ = soft;
+  }
+  const bool term_or_vote_changed =
+      term_ != last_handed_out_hard_state_.term() || vote_ != last_handed_out_hard_state_.vote();
+  if (term_or_vote_changed || log_->committed() != last_handed_out_hard_state_.commit()) {
+    pb::HardState state;
+    state.set_term(term_);
+    state.set_vote(vote_);
+    state.set_commit(log_->committed());
+    last_handed_out_hard_state_ = state;
+    ready.hard_state = std::move(state);
+  }
+  ready.entries = log_->take_unpersisted();
+  ready.messages = std::move(messages_);
+  messages_.clear();
+  ready.persisted_messages = std::move(persisted_messages_);
+  persisted_messages_.clear();
+  ready.committed_entries = log_->take_committed(options_.max_committed_bytes_per_ready);
+  ready.must_sync = term_or_vote_changed || !ready.entries.empty();
+  if (!ready.entries.empty()) {
+    ready.persist_mark.last_index = ready.entries.back().index();
+    ready.persist_mark.last_term = ready.entries.back().term();
+  }
+  ready.persist_mark.term = term_;
+  ready.persist_mark.vote = vote_;
+  return ready;
+}
+
+void Raft::on_persisted(const PersistMark& mark) {
+  if (mark.term >= persisted_.term) {
+    persisted_.term = mark.term;
+    persisted_.vote = mark.vote;
+  }
+  if (mark.last_index != 0) {
+    log_->stable_to(mark.last_index, mark.last_term);
+    persisted_.last_index = mark.last_index;
+    persisted_.last_term = mark.last_term;
+  }
+
+  if (role_ == Role::kCandidate && !self_vote_persisted_ && persisted_.term == term_ &&
+      persisted_.vote == options_.id) {
+    self_vote_persisted_ = true;
+    record_vote(options_.id, true);
+  }
+  if (role_ == Role::kLeader) {
+    // The leader's own copy counts toward the commit quorum only once durable.
+    Progress* self = tracker_->progress(options_.id);
+    if (self != nullptr && self->on_ack(log_->persisted_index()) && maybe_commit()) {
+      broadcast_append();
+    }
+  }
+}
+
+void Raft::on_applied(Index index) { log_->applied_to(index); }
+
+Status Raft::status() const {
+  Status s;
+  s.id = options_.id;
+  s.role = role_;
+  s.term = term_;
+  s.vote = vote_;
+  s.leader = leader_;
+  s.commit_index = log_->committed();
+  s.applied_index = log_->applied();
+  s.last_index = log_->last_index();
+  s.first_index = log_->first_index();
+  s.persisted_index = log_->persisted_index();
+  if (role_ == Role::kLeader) {
+    for (const auto& [id, progress] : tracker_->all()) {
+      if (id == options_.id) continue;
+      s.peers.push_back(Status::Peer{id, progress.match_index(), progress.next_index(),
+                                     to_string(progress.state()), progress.recently_active()});
+    }
+  }
+  return s;
+}
+
+}  // namespace raft::core

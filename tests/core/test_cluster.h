@@ -1,0 +1,79 @@
+// A tiny deterministic in-process cluster for core tests: each node is a Raft over a
+// MemoryLogStorage, Readies are handled synchronously (persist, then send), and
+// messages wait in one FIFO until the test delivers, drops or filters them. No
+// threads, no clock: the test decides every step.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "src/core/memory_storage.h"
+#include "src/core/raft.h"
+
+namespace raft::core::testing {
+
+pb::Configuration voters(std::initializer_list<NodeId> ids);
+
+class TestCluster {
+ public:
+  // Nodes 1..n, all voters. `configure` may adjust each node's options.
+  explicit TestCluster(int n, std::uint64_t seed = 1,
+                       const std::function<void(Options&)>& configure = {});
+
+  Raft& node(NodeId id) { return *nodes_.at(id).raft; }
+  MemoryLogStorage& storage(NodeId id) { return *nodes_.at(id).storage; }
+  std::vector<NodeId> ids() const;
+
+  // Handles every pending Ready of every node (persisting and queueing messages),
+  // repeatedly until none is left.
+  void process_readies();
+  // Delivers queued messages (and the messages they cause) until the network is
+  // quiet or `max_messages` were delivered. Returns how many were delivered.
+  int stabilize(int max_messages = 100000);
+  // Delivers only the queued messages that are pending now. Returns how many.
+  int deliver_pending();
+  void tick_all(int ticks = 1);
+  void tick(NodeId id, int ticks = 1);
+  // Ticks everyone until a leader exists (delivering messages), returns it or 0.
+  NodeId elect(int max_ticks = 1000);
+  NodeId leader() const;  // the leader with the highest term, 0 if none
+
+  // Network faults. A cut link drops messages in both directions.
+  void isolate(NodeId id);
+  void cut(NodeId a, NodeId b);
+  void heal();
+  void drop_pending() { queue_.clear(); }
+  // Drops queued messages for which `filter` returns true.
+  void drop_if(const std::function<bool(const pb::Message&)>& filter);
+  std::deque<pb::Message>& queue() { return queue_; }
+
+  // Restarts a node from its storage (everything persisted survives).
+  void restart(NodeId id);
+
+  // Application view: committed commands applied per node, in order.
+  const std::vector<std::string>& applied(NodeId id) const { return nodes_.at(id).applied; }
+  // Proposes through `id` and returns the result.
+  ProposeResult propose(NodeId id, const std::string& command);
+
+ private:
+  struct Node {
+    std::unique_ptr<MemoryLogStorage> storage;
+    std::unique_ptr<Raft> raft;
+    Options options;
+    std::vector<std::string> applied;
+  };
+  bool linked(NodeId from, NodeId to) const;
+  void handle_ready(NodeId id);
+  void deliver(const pb::Message& m);
+
+  std::map<NodeId, Node> nodes_;
+  std::deque<pb::Message> queue_;
+  std::set<std::pair<NodeId, NodeId>> cut_links_;
+};
+
+}  // namespace raft::core::testing
