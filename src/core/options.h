@@ -52,6 +52,12 @@ struct Options {
   // from a leader. Default: on.
   bool check_quorum = true;
 
+  // Lease reads (dissertation §6.4.1) trust the leader's lease for
+  // election_timeout_ticks minus this margin after a quorum acknowledged a heartbeat,
+  // to allow for clocks that tick at slightly different rates. Lease reads are only
+  // served with check_quorum on (followers honour the lease only then). Default: 2.
+  int lease_drift_margin_ticks = 2;
+
   // For the simulator's self-test only; ignored unless the core was built with
   // RAFT_PLANTED_BUGS (see planted_bugs.h).
   PlantedBug planted_bug = PlantedBug::kNone;

@@ -67,6 +67,11 @@ class Progress {
   void become_probe();
   void become_replicate();
   void become_snapshot(Index snapshot_index);
+  // The snapshot transfer failed: probe again from match_index + 1.
+  void on_snapshot_failed() {
+    pending_snapshot_ = 0;
+    become_probe();
+  }
 
   // An append covering up to `last_index` was sent (possibly with no entries:
   // last_index = next_index - 1, a probe).

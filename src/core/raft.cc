@@ -4,6 +4,7 @@
 #include <cassert>
 #include <stdexcept>
 
+#include "src/core/confchange.h"
 #include "src/core/raft_log.h"
 #include "src/core/tracker.h"
 
@@ -31,12 +32,23 @@ const char* to_string(PlantedBug bug) {
   return "?";
 }
 
+const char* to_string(TransferError error) {
+  switch (error) {
+    case TransferError::kNotLeader: return "not leader";
+    case TransferError::kUnknownTarget: return "unknown transfer target";
+    case TransferError::kTargetIsLearner: return "transfer target is a learner";
+  }
+  return "?";
+}
+
 const char* to_string(ProposeError error) {
   switch (error) {
     case ProposeError::kNotLeader: return "not leader";
     case ProposeError::kTransferring: return "leadership transfer in progress";
     case ProposeError::kTooManyUncommitted: return "too many uncommitted bytes";
     case ProposeError::kEmptyBatch: return "empty batch";
+    case ProposeError::kConfChangeInProgress: return "a configuration change is in progress";
+    case ProposeError::kInvalidConfChange: return "invalid configuration change";
   }
   return "?";
 }
@@ -71,7 +83,7 @@ Raft::Raft(const Options& options, const LogStorage& storage)
   last_handed_out_hard_state_.set_commit(log_->committed());
   persisted_ = PersistMark{log_->last_index(), log_->last_term(), term_, vote_};
 
-  apply_configuration(storage.snapshot_metadata().configuration());
+  restore_configurations(storage);
 
   become_follower(term_, kNoNode);
   last_soft_state_ = SoftState{leader_, role_, term_};
@@ -86,6 +98,7 @@ Index Raft::last_index() const { return log_->last_index(); }
 // Role transitions
 
 void Raft::reset(Term term) {
+  fail_pending_reads();
   if (term != term_) {
     term_ = term;
     vote_ = kNoNode;
@@ -99,6 +112,11 @@ void Raft::reset(Term term) {
   uncommitted_bytes_ = 0;
   uncommitted_batches_.clear();
   self_vote_persisted_ = false;
+  transfer_target_ = kNoNode;
+  term_start_index_ = 0;
+  pending_conf_index_ = 0;
+  acked_round_.clear();
+  acked_tick_.clear();
 }
 
 void Raft::become_follower(Term term, NodeId leader) {
@@ -128,6 +146,10 @@ void Raft::become_leader() {
   reset(term_);
   role_ = Role::kLeader;
   leader_ = options_.id;
+  // Entries of earlier terms may hold a configuration change; treat them as pending so
+  // no new change is proposed before they commit.
+  pending_conf_index_ = log_->last_index();
+  term_start_index_ = log_->last_index() + 1;
   // §5.4.2 / §8: a leader cannot count replicas of earlier terms' entries to commit
   // them, so it appends an entry of its own term at once; committing it commits
   // everything before it.
@@ -154,6 +176,7 @@ bool Raft::past_election_timeout() const {
 }
 
 void Raft::tick() {
+  ++ticks_;
   if (role_ == Role::kLeader) {
     tick_heartbeat();
   } else {
@@ -174,6 +197,9 @@ void Raft::tick_heartbeat() {
   ++election_elapsed_;
   if (election_elapsed_ >= options_.election_timeout_ticks) {
     election_elapsed_ = 0;
+    // A transfer that has not completed within an election timeout has failed
+    // (the target is down or slow): resume normal operation.
+    transfer_target_ = kNoNode;
     // CheckQuorum (dissertation §6.2): a leader cut off from a majority steps down,
     // so clients stop waiting on it and lease reads stay safe.
     if (options_.check_quorum && !tracker_->quorum_active(options_.id)) {
@@ -362,6 +388,7 @@ void Raft::step_leader(const pb::Message& m) {
   switch (m.body_case()) {
     case pb::Message::kAppendResponse: handle_append_response(m); break;
     case pb::Message::kHeartbeatResponse: handle_heartbeat_response(m); break;
+    case pb::Message::kReadIndexRequest: handle_read_index_request(m); break;
     default: break;  // votes of a finished election, or not for a leader
   }
 }
@@ -377,6 +404,8 @@ void Raft::step_candidate(const pb::Message& m) {
       step_follower(m);
       break;
     case pb::Message::kVoteResponse: handle_vote_response(m); break;
+    case pb::Message::kReadIndexRequest: handle_read_index_request(m); break;
+    case pb::Message::kReadIndexResponse: handle_read_index_response(m); break;
     default: break;
   }
 }
@@ -393,11 +422,14 @@ void Raft::step_follower(const pb::Message& m) {
       election_elapsed_ = 0;
       handle_heartbeat_request(m);
       break;
-    case pb::Message::kTimeoutNow:
-      // Leadership transfer (dissertation §3.10): campaign at once, skipping PreVote,
-      // and tell voters to disregard their leader lease.
-      start_election(/*pre_vote=*/false, /*transfer=*/true);
+    case pb::Message::kSnapshotRequest:
+      leader_ = m.from();
+      election_elapsed_ = 0;
+      handle_snapshot_request(m);
       break;
+    case pb::Message::kTimeoutNow: handle_timeout_now(); break;
+    case pb::Message::kReadIndexRequest: handle_read_index_request(m); break;
+    case pb::Message::kReadIndexResponse: handle_read_index_response(m); break;
     default: break;
   }
 }
@@ -421,6 +453,11 @@ void Raft::handle_append_request(const pb::Message& m) {
                      ? log_->term(request.prev_log_index()).value_or(request.prev_log_term())
                      : request.prev_log_term(),
                  request.entries())) {
+    // A configuration takes effect when appended, and is undone if truncated.
+    drop_truncated_configurations();
+    for (const pb::Entry& entry : request.entries()) {
+      if (entry.type() == pb::ENTRY_CONF_CHANGE) track_configuration(entry);
+    }
     // "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of
     // last new entry)" (Figure 2).
     log_->commit_to(std::min(request.commit(), *last_new));
@@ -443,7 +480,8 @@ void Raft::handle_heartbeat_request(const pb::Message& m) {
   // commits an entry that might differ from the leader's.
   log_->commit_to(std::min(request.commit(), log_->last_index()));
   pb::Message response = new_message(m.from());
-  response.mutable_heartbeat_response()->set_context(request.context());
+  response.mutable_heartbeat_response()->set_read_round(request.read_round());
+  response.mutable_heartbeat_response()->set_leader_tick(request.leader_tick());
   send_persisted(std::move(response));
 }
 
@@ -454,6 +492,10 @@ ProposeResult Raft::propose(std::span<const std::string> commands) {
   ProposeResult result;
   if (role_ != Role::kLeader) {
     result.error = ProposeError::kNotLeader;
+    return result;
+  }
+  if (transfer_target_ != kNoNode) {
+    result.error = ProposeError::kTransferring;
     return result;
   }
   if (commands.empty()) {
@@ -500,11 +542,77 @@ bool Raft::maybe_commit() {
   const Index index = tracker_->committed_index();
   // §5.4.2 (Figure 8): only an entry of the current term is committed by counting
   // replicas; earlier entries are committed indirectly, by the Log Matching Property.
-  if (index <= log_->committed()) return false;
+  if (index <= log_->committed() || index == kNoLimit) return false;
   if (!log_->match_term(index, term_) && !RAFT_PLANTED(kCommitOldTermByCounting)) return false;
   log_->commit_to(index);
   release_uncommitted(index);
+  after_commit();
   return true;
+}
+
+void Raft::after_commit() {
+  const Index committed = log_->committed();
+  if (committed >= term_start_index_ && !reads_awaiting_commit_.empty()) {
+    // The no-op of this term is committed: the commit index is now at least as new as
+    // any previous leader's, so it can serve as a read index.
+    auto waiting = std::move(reads_awaiting_commit_);
+    reads_awaiting_commit_.clear();
+    for (auto& [context, from] : waiting) start_read(std::move(context), from, /*lease=*/false);
+  }
+  const pb::Configuration& configuration = current_configuration();
+  if (current_configuration_index() > committed) return;
+  // A leader that removed itself manages the cluster until the change commits, then
+  // steps down (dissertation §4.2.2).
+  if (!tracker_->is_voter(options_.id)) {
+    become_follower(term_, kNoNode);
+    return;
+  }
+  if (is_joint(configuration) && configuration.auto_leave() && pending_conf_index_ <= committed) {
+    append_conf_change(pb::ConfChange());  // leave the joint configuration
+  }
+}
+
+ProposeResult Raft::propose_conf_change(const pb::ConfChange& change, std::string* error) {
+  ProposeResult result;
+  if (role_ != Role::kLeader) {
+    result.error = ProposeError::kNotLeader;
+    return result;
+  }
+  if (transfer_target_ != kNoNode) {
+    result.error = ProposeError::kTransferring;
+    return result;
+  }
+  // One change at a time, and only once this leader has committed an entry of its
+  // own term (otherwise an uncommitted change of a previous leader could still be
+  // pending, and two overlapping changes could produce disjoint majorities).
+  if (pending_conf_index_ > log_->committed() || log_->committed() < term_start_index_) {
+    result.error = ProposeError::kConfChangeInProgress;
+    return result;
+  }
+  const ConfChangeResult next = apply_conf_change(current_configuration(), change);
+  if (!next.configuration) {
+    result.error = ProposeError::kInvalidConfChange;
+    if (error != nullptr) *error = next.error;
+    return result;
+  }
+  result.first_index = result.last_index = append_conf_change(change);
+  result.term = term_;
+  return result;
+}
+
+Index Raft::append_conf_change(const pb::ConfChange& change) {
+  std::vector<pb::Entry> entries(1);
+  pb::Entry& entry = entries.front();
+  entry.set_term(term_);
+  entry.set_index(log_->last_index() + 1);
+  entry.set_type(pb::ENTRY_CONF_CHANGE);
+  entry.set_data(change.SerializeAsString());
+  const pb::Entry copy = entry;
+  const Index index = log_->append(std::move(entries));
+  pending_conf_index_ = index;
+  track_configuration(copy);
+  broadcast_append();
+  return index;
 }
 
 bool Raft::send_append(NodeId to, bool send_if_empty) {
@@ -518,10 +626,8 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
     entries = log_->slice(progress->next_index(), log_->last_index() + 1, options_.max_append_bytes);
   }
   if (!prev_term || !entries) {
-    // The entries this follower needs were compacted into a snapshot. Snapshot
-    // transfer is driven by the runtime's snapshot store; until it is wired in,
-    // the follower waits (it stays in probe and is retried on every heartbeat).
-    return false;
+    // The entries this follower needs were compacted into a snapshot (§7).
+    return send_snapshot(to, *progress);
   }
   if (entries->empty() && !send_if_empty) return false;
 
@@ -551,10 +657,63 @@ void Raft::broadcast_append() {
   }
 }
 
+bool Raft::send_snapshot(NodeId to, Progress& progress) {
+  const pb::SnapshotMetadata metadata = log_->snapshot_metadata();
+  if (metadata.index() == 0) return false;
+  progress.become_snapshot(metadata.index());
+  // Only the metadata: the runtime streams the data from its snapshot store and
+  // reports the outcome with report_snapshot().
+  pb::Message m = new_message(to);
+  *m.mutable_snapshot_request()->mutable_metadata() = metadata;
+  m.mutable_snapshot_request()->set_done(true);
+  send(std::move(m));
+  return true;
+}
+
+void Raft::report_snapshot(NodeId to, bool ok) {
+  Progress* progress = tracker_->progress(to);
+  if (role_ != Role::kLeader || progress == nullptr ||
+      progress->state() != ProgressState::kSnapshot) {
+    return;
+  }
+  if (ok) {
+    progress->become_probe();  // resumes after the snapshot; the next ack confirms it
+  } else {
+    progress->on_snapshot_failed();
+  }
+}
+
+void Raft::handle_snapshot_request(const pb::Message& m) {
+  const pb::SnapshotMetadata& metadata = m.snapshot_request().metadata();
+  pb::Message response = new_message(m.from());
+  pb::AppendResponse* out = response.mutable_append_response();
+  out->set_success(true);
+  if (metadata.index() <= log_->committed()) {
+    out->set_index(log_->committed());  // stale: we already have all of it
+  } else if (log_->match_term(metadata.index(), metadata.term())) {
+    // Our log already contains the snapshot's last entry: by Log Matching everything
+    // up to it matches, so just commit it and keep the rest of the log.
+    log_->commit_to(metadata.index());
+    out->set_index(metadata.index());
+  } else {
+    log_->restore(metadata);
+    base_configuration_ = metadata.configuration();
+    base_configuration_index_ = metadata.index();
+    configurations_.clear();
+    apply_configuration(base_configuration_);
+    out->set_index(metadata.index());
+  }
+  out->set_last_index(log_->last_index());
+  send_persisted(std::move(response));
+}
+
 void Raft::send_heartbeat(NodeId to) {
   const Progress* progress = tracker_->progress(to);
   pb::Message m = new_message(to);
-  m.mutable_heartbeat_request()->set_commit(std::min(progress->match_index(), log_->committed()));
+  pb::HeartbeatRequest* request = m.mutable_heartbeat_request();
+  request->set_commit(std::min(progress->match_index(), log_->committed()));
+  request->set_read_round(read_round_);
+  request->set_leader_tick(ticks_);
   send(std::move(m));
 }
 
@@ -589,12 +748,20 @@ void Raft::handle_append_response(const pb::Message& m) {
     }
     return;
   }
-  if (progress->state() == ProgressState::kProbe) progress->become_replicate();
+  if (progress->state() == ProgressState::kProbe ||
+      (progress->state() == ProgressState::kSnapshot &&
+       progress->match_index() >= progress->pending_snapshot())) {
+    progress->become_replicate();
+  }
   if (maybe_commit()) {
+    if (role_ != Role::kLeader) return;  // removed by the change that just committed
     broadcast_append();  // tell everyone the new commit index
   } else {
     while (send_append(m.from(), /*send_if_empty=*/false)) {
     }
+  }
+  if (m.from() == transfer_target_ && progress->match_index() == log_->last_index()) {
+    send_timeout_now(m.from());
   }
 }
 
@@ -603,21 +770,228 @@ void Raft::handle_heartbeat_response(const pb::Message& m) {
   if (progress == nullptr) return;
   progress->set_recently_active(true);
   progress->on_heartbeat_response();
+  const pb::HeartbeatResponse& response = m.heartbeat_response();
+  std::uint64_t& round = acked_round_[m.from()];
+  round = std::max(round, response.read_round());
+  std::uint64_t& tick = acked_tick_[m.from()];
+  tick = std::max(tick, response.leader_tick() + 1);  // +1: 0 means "never"
+  release_confirmed_reads();
   if (progress->match_index() < log_->last_index()) {
     send_append(m.from(), /*send_if_empty=*/true);
   }
 }
 
 // ---------------------------------------------------------------------------
+// Leadership transfer (dissertation §3.10)
+
+std::optional<TransferError> Raft::transfer_leadership(NodeId to) {
+  if (role_ != Role::kLeader) return TransferError::kNotLeader;
+  if (to == options_.id) return std::nullopt;  // already leading
+  Progress* progress = tracker_->progress(to);
+  if (progress == nullptr) return TransferError::kUnknownTarget;
+  if (!tracker_->is_voter(to)) return TransferError::kTargetIsLearner;
+  if (transfer_target_ == to) return std::nullopt;  // already under way
+  transfer_target_ = to;
+  election_elapsed_ = 0;  // the transfer is aborted after one election timeout
+  if (progress->match_index() == log_->last_index()) {
+    send_timeout_now(to);
+  } else {
+    send_append(to, /*send_if_empty=*/true);
+  }
+  return std::nullopt;
+}
+
+void Raft::send_timeout_now(NodeId to) {
+  pb::Message m = new_message(to);
+  m.mutable_timeout_now();
+  send(std::move(m));
+}
+
+void Raft::handle_timeout_now() {
+  // Campaign at once, skipping PreVote, and tell voters to disregard their leader
+  // lease: the leader itself asked for this election.
+  if (promotable()) start_election(/*pre_vote=*/false, /*transfer=*/true);
+}
+
+// ---------------------------------------------------------------------------
+// Linearizable reads (dissertation §6.4, §6.4.1)
+
+void Raft::read_index(std::string context, ReadMode mode) {
+  const bool lease = mode == ReadMode::kLease;
+  if (role_ == Role::kLeader) {
+    start_read(std::move(context), options_.id, lease);
+  } else if (role_ == Role::kFollower && leader_ != kNoNode) {
+    pb::Message m = new_message(leader_);
+    m.mutable_read_index_request()->set_context(std::move(context));
+    m.mutable_read_index_request()->set_lease(lease);
+    send(std::move(m));
+  } else {
+    read_states_.push_back(ReadState{std::move(context), 0, false});
+  }
+}
+
+void Raft::handle_read_index_request(const pb::Message& m) {
+  if (role_ != Role::kLeader) {
+    pb::Message response = new_message(m.from());
+    response.mutable_read_index_response()->set_context(m.read_index_request().context());
+    response.mutable_read_index_response()->set_rejected(true);
+    send(std::move(response));
+    return;
+  }
+  start_read(m.read_index_request().context(), m.from(), m.read_index_request().lease());
+}
+
+void Raft::handle_read_index_response(const pb::Message& m) {
+  const pb::ReadIndexResponse& response = m.read_index_response();
+  read_states_.push_back(ReadState{response.context(), response.index(), !response.rejected()});
+}
+
+bool Raft::lease_valid() const {
+  if (!options_.check_quorum || role_ != Role::kLeader || transfer_target_ != kNoNode ||
+      log_->committed() < term_start_index_) {
+    return false;
+  }
+  // The latest tick such that a quorum acknowledged a heartbeat sent at or after it.
+  // Those followers will not vote for anyone else for an election timeout after
+  // receiving it, so no other leader can exist before that tick + timeout.
+  const Index quorum_tick = tracker_->quorum().committed_index([this](NodeId id) -> std::optional<Index> {
+    if (id == options_.id) return ticks_ + 1;
+    auto it = acked_tick_.find(id);
+    if (it == acked_tick_.end()) return std::nullopt;
+    return it->second;
+  });
+  if (quorum_tick == 0) return false;
+  const std::uint64_t sent_tick = quorum_tick - 1;
+  const auto horizon = static_cast<std::uint64_t>(
+      std::max(0, options_.election_timeout_ticks - options_.lease_drift_margin_ticks));
+  return sent_tick + horizon > ticks_;
+}
+
+void Raft::start_read(std::string context, NodeId from, bool lease) {
+  if (log_->committed() < term_start_index_) {
+    // Until its no-op commits, a new leader's commit index may lag the previous
+    // leader's: it cannot serve as a read index yet.
+    reads_awaiting_commit_.emplace_back(std::move(context), from);
+    return;
+  }
+  PendingRead read{std::move(context), log_->committed(), from, 0};
+  const bool alone = tracker_->quorum().vote_result([this](NodeId id) -> std::optional<bool> {
+                       return id == options_.id;
+                     }) == VoteOutcome::kWon;
+  if (alone || (lease && lease_valid())) {
+    complete_read(read, true);
+    return;
+  }
+  read.round = ++read_round_;
+  pending_reads_.push_back(std::move(read));
+  broadcast_heartbeat();
+}
+
+void Raft::release_confirmed_reads() {
+  while (!pending_reads_.empty()) {
+    const std::uint64_t round = pending_reads_.front().round;
+    const VoteOutcome outcome = tracker_->quorum().vote_result([&](NodeId id) -> std::optional<bool> {
+      if (id == options_.id) return true;
+      auto it = acked_round_.find(id);
+      return it != acked_round_.end() && it->second >= round;
+    });
+    if (outcome != VoteOutcome::kWon) break;
+    // Acknowledging round r confirms leadership at a moment after every read of an
+    // earlier round was registered, so all of them are confirmed together.
+    complete_read(pending_reads_.front(), true);
+    pending_reads_.pop_front();
+  }
+}
+
+void Raft::complete_read(const PendingRead& read, bool ok) {
+  if (read.from == options_.id) {
+    read_states_.push_back(ReadState{read.context, ok ? read.index : 0, ok});
+    return;
+  }
+  pb::Message response = new_message(read.from);
+  pb::ReadIndexResponse* out = response.mutable_read_index_response();
+  out->set_context(read.context);
+  out->set_index(ok ? read.index : 0);
+  out->set_rejected(!ok);
+  send(std::move(response));
+}
+
+void Raft::fail_pending_reads() {
+  for (const PendingRead& read : pending_reads_) complete_read(read, false);
+  pending_reads_.clear();
+  for (auto& [context, from] : reads_awaiting_commit_) complete_read(PendingRead{context, 0, from, 0}, false);
+  reads_awaiting_commit_.clear();
+}
+
+// ---------------------------------------------------------------------------
 // Configuration
+
+void Raft::restore_configurations(const LogStorage& storage) {
+  const pb::SnapshotMetadata snapshot = storage.snapshot_metadata();
+  base_configuration_ = snapshot.configuration();
+  base_configuration_index_ = snapshot.index();
+  configurations_.clear();
+  // Configurations take effect when appended, so every change in the log counts,
+  // committed or not.
+  Index next = storage.first_index();
+  const Index end = storage.last_index() + 1;
+  while (next < end) {
+    std::vector<pb::Entry> batch;
+    storage.entries(next, end, 4 << 20, &batch);
+    if (batch.empty()) break;
+    for (const pb::Entry& entry : batch) {
+      if (entry.type() == pb::ENTRY_CONF_CHANGE) track_configuration(entry);
+    }
+    next = batch.back().index() + 1;
+  }
+  apply_configuration(current_configuration());
+}
+
+void Raft::track_configuration(const pb::Entry& entry) {
+  if (entry.index() <= base_configuration_index_) return;
+  // Already tracked (a duplicate append): after drop_truncated_configurations() any
+  // record at or beyond this index is this very entry.
+  if (!configurations_.empty() && configurations_.back().index >= entry.index()) return;
+  pb::ConfChange change;
+  if (!change.ParseFromString(entry.data())) return;  // cannot happen: leaders encode it
+  ConfChangeResult next = apply_conf_change(current_configuration(), change);
+  // An invalid change (validated by the leader, so only possible from a buggy or
+  // foreign leader) is a no-op on every node alike, since all evaluate it against
+  // the same log.
+  if (!next.configuration) return;
+  configurations_.push_back(ConfigRecord{entry.index(), entry.term(), std::move(*next.configuration)});
+  apply_configuration(configurations_.back().configuration);
+}
+
+void Raft::drop_truncated_configurations() {
+  bool dropped = false;
+  while (!configurations_.empty() &&
+         !log_->match_term(configurations_.back().index, configurations_.back().term)) {
+    configurations_.pop_back();
+    dropped = true;
+  }
+  if (dropped) apply_configuration(current_configuration());
+}
+
+const pb::Configuration& Raft::current_configuration() const {
+  return configurations_.empty() ? base_configuration_ : configurations_.back().configuration;
+}
+
+Index Raft::current_configuration_index() const {
+  return configurations_.empty() ? base_configuration_index_ : configurations_.back().index;
+}
+
+pb::Configuration Raft::configuration_at(Index index) const {
+  for (auto it = configurations_.rbegin(); it != configurations_.rend(); ++it) {
+    if (it->index <= index) return it->configuration;
+  }
+  return base_configuration_;
+}
 
 void Raft::apply_configuration(const pb::Configuration& configuration) {
   configuration_ = configuration;
   tracker_->set_configuration(configuration_, log_->last_index() + 1);
 }
-
-bool Raft::is_voter(NodeId id) const { return tracker_->is_voter(id); }
-bool Raft::is_member(NodeId id) const { return tracker_->is_member(id); }
 
 // ---------------------------------------------------------------------------
 // Messages and Ready
@@ -634,7 +1008,7 @@ void Raft::send(pb::Message&& m) { messages_.push_back(std::move(m)); }
 void Raft::send_persisted(pb::Message&& m) { persisted_messages_.push_back(std::move(m)); }
 
 bool Raft::has_ready() const {
-  if (!messages_.empty() || !persisted_messages_.empty()) return true;
+  if (!messages_.empty() || !persisted_messages_.empty() || !read_states_.empty()) return true;
   if (SoftState{leader_, role_, term_} != last_soft_state_) return true;
   if (term_ != last_handed_out_hard_state_.term() || vote_ != last_handed_out_hard_state_.vote() ||
       log_->committed() != last_handed_out_hard_state_.commit()) {
@@ -660,13 +1034,17 @@ Ready Raft::ready() {
     last_handed_out_hard_state_ = state;
     ready.hard_state = std::move(state);
   }
+  ready.snapshot = log_->take_snapshot();
   ready.entries = log_->take_unpersisted();
   ready.messages = std::move(messages_);
   messages_.clear();
   ready.persisted_messages = std::move(persisted_messages_);
   persisted_messages_.clear();
   ready.committed_entries = log_->take_committed(options_.max_committed_bytes_per_ready);
-  ready.must_sync = term_or_vote_changed || !ready.entries.empty();
+  ready.read_states = std::move(read_states_);
+  read_states_.clear();
+  ready.must_sync = term_or_vote_changed || ready.snapshot.has_value() || !ready.entries.empty();
+  if (ready.snapshot) ready.persist_mark.snapshot_index = ready.snapshot->index();
   if (!ready.entries.empty()) {
     ready.persist_mark.last_index = ready.entries.back().index();
     ready.persist_mark.last_term = ready.entries.back().term();
@@ -681,6 +1059,7 @@ void Raft::on_persisted(const PersistMark& mark) {
     persisted_.term = mark.term;
     persisted_.vote = mark.vote;
   }
+  if (mark.snapshot_index != 0) log_->stable_snapshot(mark.snapshot_index);
   if (mark.last_index != 0) {
     log_->stable_to(mark.last_index, mark.last_term);
     persisted_.last_index = mark.last_index;
@@ -695,7 +1074,8 @@ void Raft::on_persisted(const PersistMark& mark) {
   if (role_ == Role::kLeader) {
     // The leader's own copy counts toward the commit quorum only once durable.
     Progress* self = tracker_->progress(options_.id);
-    if (self != nullptr && self->on_ack(log_->persisted_index()) && maybe_commit()) {
+    if (self != nullptr && self->on_ack(log_->persisted_index()) && maybe_commit() &&
+        role_ == Role::kLeader) {
       broadcast_append();
     }
   }
@@ -722,6 +1102,8 @@ Status Raft::status() const {
                                      to_string(progress.state()), progress.recently_active()});
     }
   }
+  s.transfer_target = transfer_target_;
+  s.configuration = configuration_;
   return s;
 }
 

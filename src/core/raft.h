@@ -12,6 +12,7 @@
 #pragma once
 
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -26,14 +27,19 @@
 
 namespace raft::core {
 
+class Progress;
 class RaftLog;
 class ProgressTracker;
 
 enum class ProposeError {
-  kNotLeader,          // see leader() for a hint
-  kTransferring,       // a leadership transfer is in progress
-  kTooManyUncommitted, // back-pressure: Options::max_uncommitted_bytes reached
+  kNotLeader,            // see leader() for a hint
+  kTransferring,         // a leadership transfer is in progress
+  kTooManyUncommitted,   // back-pressure: Options::max_uncommitted_bytes reached
   kEmptyBatch,
+  // Membership: an earlier change is not committed yet, or this leader has not yet
+  // committed an entry of its own term. Retry shortly.
+  kConfChangeInProgress,
+  kInvalidConfChange,    // the change makes no sense for the current configuration
 };
 const char* to_string(ProposeError error);
 
@@ -47,6 +53,14 @@ struct ProposeResult {
   Index last_index = 0;
   Term term = 0;
   bool ok() const { return !error.has_value(); }
+};
+
+enum class TransferError { kNotLeader, kUnknownTarget, kTargetIsLearner };
+const char* to_string(TransferError error);
+
+enum class ReadMode {
+  kReadIndex,  // confirm leadership with a quorum round (dissertation §6.4)
+  kLease,      // trust the leader lease when valid (§6.4.1), else fall back to ReadIndex
 };
 
 // A read-only snapshot of the core's state for status pages and tests.
@@ -69,6 +83,8 @@ struct Status {
     bool recently_active = false;
   };
   std::vector<Peer> peers;  // leader only; excludes self
+  NodeId transfer_target = kNoNode;
+  pb::Configuration configuration;
 };
 
 class Raft {
@@ -96,6 +112,24 @@ class Raft {
   ProposeResult propose(std::span<const std::string> commands);
   ProposeResult propose(const std::string& command) { return propose(std::span(&command, 1)); }
 
+  // Proposes a membership change (see confchange.h for the rules). The new
+  // configuration takes effect as soon as the entry is appended, on every node; a
+  // joint configuration entered with auto-leave is left automatically once
+  // committed. `error` receives a description when the change is invalid.
+  ProposeResult propose_conf_change(const pb::ConfChange& change, std::string* error = nullptr);
+
+  // Leadership transfer (dissertation §3.10): stop accepting proposals, bring `to` up
+  // to date, then tell it to campaign at once. Aborted after an election timeout.
+  std::optional<TransferError> transfer_leadership(NodeId to);
+
+  // Starts a linearizable read. On any node: a follower asks the leader. The answer
+  // comes back in Ready::read_states with the same `context`.
+  void read_index(std::string context, ReadMode mode = ReadMode::kReadIndex);
+
+  // The runtime's report on a snapshot it streamed to `to` for this leader:
+  // delivered (`ok`) or failed (retry later).
+  void report_snapshot(NodeId to, bool ok);
+
   // Starts an election now (skipping PreVote), as if the election timeout had
   // elapsed. For tests and tools; a voter-less or non-voting node ignores it.
   void campaign();
@@ -121,6 +155,11 @@ class Raft {
   Index last_index() const;
   Status status() const;
   const pb::Configuration& configuration() const { return configuration_; }
+  // The configuration in force at `index` (for snapshot metadata). REQUIRES: index at
+  // or after the log's snapshot index.
+  pb::Configuration configuration_at(Index index) const;
+  // Whether this leader's lease is valid now (lease reads need it).
+  bool lease_valid() const;
 
  private:
   // Role transitions. Each resets the timers and the per-role state.
@@ -151,6 +190,7 @@ class Raft {
   void send_heartbeat(NodeId to);
   bool maybe_commit();
   void release_uncommitted(Index committed);
+  Index append_conf_change(const pb::ConfChange& change);
 
   // Replication (follower side).
   void handle_append_request(const pb::Message& m);
@@ -168,11 +208,43 @@ class Raft {
   void send(pb::Message&& m);            // needs nothing persisted
   void send_persisted(pb::Message&& m);  // only after the current state is durable
 
-  // Configuration.
+  // Configuration. History of configurations set by entries in the log after the
+  // snapshot, so a truncated conf-change entry can be undone.
+  struct ConfigRecord {
+    Index index;
+    Term term;
+    pb::Configuration configuration;
+  };
+  void restore_configurations(const LogStorage& storage);
+  void track_configuration(const pb::Entry& entry);
+  void drop_truncated_configurations();
   void apply_configuration(const pb::Configuration& configuration);
-  bool is_voter(NodeId id) const;
-  bool is_member(NodeId id) const;
+  const pb::Configuration& current_configuration() const;
+  Index current_configuration_index() const;
+  void after_commit();
   bool promotable() const;
+
+  // Snapshots.
+  void handle_snapshot_request(const pb::Message& m);
+  bool send_snapshot(NodeId to, Progress& progress);
+
+  // Leadership transfer.
+  void handle_timeout_now();
+  void send_timeout_now(NodeId to);
+
+  // Reads.
+  struct PendingRead {
+    std::string context;
+    Index index;
+    NodeId from;         // self, or the follower that asked
+    std::uint64_t round;  // heartbeat round confirming it
+  };
+  void handle_read_index_request(const pb::Message& m);
+  void handle_read_index_response(const pb::Message& m);
+  void start_read(std::string context, NodeId from, bool lease);
+  void complete_read(const PendingRead& read, bool ok);
+  void release_confirmed_reads();
+  void fail_pending_reads();
 
   void reset_randomized_election_timeout();
   bool past_election_timeout() const;
@@ -206,6 +278,32 @@ class Raft {
   // Candidate: whether its own vote for itself is durable yet (a self-vote only
   // counts once persisted; otherwise a crash could let it vote twice in one term).
   bool self_vote_persisted_ = false;
+
+  // Configuration history (see ConfigRecord); base_configuration_ is the
+  // snapshot's.
+  pb::Configuration base_configuration_;
+  Index base_configuration_index_ = 0;
+  std::vector<ConfigRecord> configurations_;
+
+  // Leader: index of the no-op that opened this term, and of the last appended
+  // configuration change (one change in flight at a time).
+  Index term_start_index_ = 0;
+  Index pending_conf_index_ = 0;
+
+  // Leader: the target of a leadership transfer in progress.
+  NodeId transfer_target_ = kNoNode;
+
+  // Logical clock: ticks since start. Heartbeats carry it to measure the lease.
+  std::uint64_t ticks_ = 0;
+
+  // ReadIndex. Reads waiting for the leader's first commit in its term, reads
+  // waiting for a heartbeat round, and each member's latest echoed round and tick.
+  std::vector<std::pair<std::string, NodeId>> reads_awaiting_commit_;
+  std::deque<PendingRead> pending_reads_;
+  std::uint64_t read_round_ = 0;
+  std::map<NodeId, std::uint64_t> acked_round_;
+  std::map<NodeId, std::uint64_t> acked_tick_;
+  std::vector<ReadState> read_states_;
 
   std::vector<pb::Message> messages_;
   std::vector<pb::Message> persisted_messages_;

@@ -23,6 +23,11 @@ std::optional<Term> RaftLog::term(Index index) const {
     if (index > last_index()) return std::nullopt;
     return unstable_at(index).term();
   }
+  if (pending_snapshot_) {
+    // Storage still holds the log being replaced: answer only for the snapshot point.
+    if (index == pending_snapshot_->index()) return pending_snapshot_->term();
+    return std::nullopt;
+  }
   return storage_.term(index);
 }
 
@@ -108,7 +113,7 @@ std::optional<std::vector<pb::Entry>> RaftLog::slice(Index lo, Index hi, std::ui
   if (lo >= hi) return out;
   if (lo < first_index()) return std::nullopt;
   assert(hi <= last_index() + 1);
-  if (lo < offset_) {
+  if (lo < offset_ && !pending_snapshot_) {
     storage_.entries(lo, std::min(hi, offset_), max_bytes, &out);
     if (out.empty()) return out;
     // The storage stopped on the byte budget: don't add unstable entries after it.
@@ -130,6 +135,28 @@ void RaftLog::commit_to(Index index) {
   committed_ = std::max(committed_, index);
 }
 
+void RaftLog::restore(const pb::SnapshotMetadata& snapshot) {
+  assert(snapshot.index() > committed_);
+  pending_snapshot_ = snapshot;
+  snapshot_handed_out_ = false;
+  unstable_.clear();
+  offset_ = snapshot.index() + 1;
+  handed_out_ = snapshot.index();
+  committed_ = applying_ = applied_ = snapshot.index();
+}
+
+std::optional<pb::SnapshotMetadata> RaftLog::take_snapshot() {
+  if (!pending_snapshot_ || snapshot_handed_out_) return std::nullopt;
+  snapshot_handed_out_ = true;
+  return pending_snapshot_;
+}
+
+void RaftLog::stable_snapshot(Index index) {
+  if (pending_snapshot_ && snapshot_handed_out_ && pending_snapshot_->index() == index) {
+    pending_snapshot_.reset();
+  }
+}
+
 std::vector<pb::Entry> RaftLog::take_unpersisted() {
   std::vector<pb::Entry> out;
   for (Index i = handed_out_ + 1; i <= last_index(); ++i) out.push_back(unstable_at(i));
@@ -145,11 +172,12 @@ void RaftLog::stable_to(Index index, Term t) {
 }
 
 bool RaftLog::has_committed_to_apply() const {
-  return applying_ < std::min(committed_, persisted_index());
+  return !pending_snapshot_ && applying_ < std::min(committed_, persisted_index());
 }
 
 std::vector<pb::Entry> RaftLog::take_committed(std::uint64_t max_bytes) {
   std::vector<pb::Entry> out;
+  if (pending_snapshot_) return out;
   const Index hi = std::min(committed_, persisted_index()) + 1;
   if (applying_ + 1 >= hi) return out;
   storage_.entries(applying_ + 1, hi, max_bytes, &out);

@@ -8,7 +8,10 @@
 //
 // Invariants:
 //   applied <= applying <= committed <= last_index
-//   applying <= persisted_index()       (only durable entries are applied)
+//   applying <= persisted_index()       (only durable entries are applied), except
+//                                       while a received snapshot is pending: then
+//                                       applying is its index and nothing is applied
+//                                       until it is durable
 //   offset - 1 <= handed_out <= last_index
 // Entries in storage at indexes >= offset are stale (being overwritten) and never
 // read.
@@ -26,7 +29,14 @@ class RaftLog {
  public:
   explicit RaftLog(const LogStorage& storage);
 
-  Index first_index() const { return storage_.first_index(); }
+  Index first_index() const {
+    return pending_snapshot_ ? pending_snapshot_->index() + 1 : storage_.first_index();
+  }
+  // The snapshot the log starts after: a received one not yet persisted, else the
+  // storage's.
+  pb::SnapshotMetadata snapshot_metadata() const {
+    return pending_snapshot_ ? *pending_snapshot_ : storage_.snapshot_metadata();
+  }
   Index last_index() const { return offset_ + unstable_.size() - 1; }
   Term last_term() const;
   // Term at `index` for first_index() - 1 <= index <= last_index(); nullopt when
@@ -60,11 +70,22 @@ class RaftLog {
   Index committed() const { return committed_; }
   void commit_to(Index index);
 
-  // Persistence bookkeeping.
-  Index persisted_index() const { return offset_ - 1; }
+  // Replaces the whole log with a snapshot received from the leader. It is handed
+  // out for persisting once (take_snapshot) and durable after stable_snapshot.
+  void restore(const pb::SnapshotMetadata& snapshot);
+  std::optional<pb::SnapshotMetadata> take_snapshot();
+  void stable_snapshot(Index index);
+
+  // Persistence bookkeeping. While a received snapshot is not yet durable nothing
+  // after it is either.
+  Index persisted_index() const {
+    return pending_snapshot_ ? pending_snapshot_->index() - 1 : offset_ - 1;
+  }
   // The unstable entries not yet handed out; marks them handed out.
   std::vector<pb::Entry> take_unpersisted();
-  bool has_unpersisted() const { return handed_out_ < last_index(); }
+  bool has_unpersisted() const {
+    return handed_out_ < last_index() || (pending_snapshot_ && !snapshot_handed_out_);
+  }
   // The caller persisted everything up to (index, term). Ignored when the entry at
   // `index` has since been replaced (a later Ready carries its replacement).
   void stable_to(Index index, Term term);
@@ -84,6 +105,8 @@ class RaftLog {
   const pb::Entry& unstable_at(Index index) const { return unstable_[index - offset_]; }
 
   const LogStorage& storage_;
+  std::optional<pb::SnapshotMetadata> pending_snapshot_;  // received, not yet durable
+  bool snapshot_handed_out_ = false;
   Index offset_;                   // index of unstable_.front()
   std::deque<pb::Entry> unstable_;
   Index handed_out_;
