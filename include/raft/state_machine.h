@@ -1,0 +1,35 @@
+// The one interface an application implements: what to do with a committed command,
+// and how to save and restore its whole state (for snapshots). That is all a user
+// must learn for the simple case.
+#pragma once
+
+#include <istream>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "raft/types.h"
+
+namespace raft {
+
+class StateMachine {
+ public:
+  virtual ~StateMachine() = default;
+
+  // Applies a committed command and returns the answer for whoever proposed it.
+  // Called on the node's apply thread, once per committed command, in log order,
+  // never concurrently with itself or with save/restore. Must be deterministic: every
+  // replica applies the same commands and must reach the same state.
+  virtual std::string apply(Index index, std::string_view command) = 0;
+
+  // Writes the whole state to `out` (a snapshot at the last applied index). Called on
+  // the apply thread between two apply() calls. Throwing fails the snapshot.
+  virtual void save(std::ostream& out) = 0;
+
+  // Replaces the whole state with a snapshot written by save(). Called on the apply
+  // thread at start-up (from the latest local snapshot) and when the leader sends a
+  // snapshot because this node fell too far behind.
+  virtual void restore(std::istream& in) = 0;
+};
+
+}  // namespace raft
