@@ -568,7 +568,11 @@ void Raft::after_commit() {
     return;
   }
   if (is_joint(configuration) && configuration.auto_leave() && pending_conf_index_ <= committed) {
-    append_conf_change(pb::ConfChange());  // leave the joint configuration
+    pb::ConfChange leave;  // no changes: leave the joint configuration
+    ConfChangeResult next = apply_conf_change(configuration, leave);
+    assert(next.configuration);
+    *leave.mutable_configuration() = std::move(*next.configuration);
+    append_conf_change(leave);
   }
 }
 
@@ -595,12 +599,15 @@ ProposeResult Raft::propose_conf_change(const pb::ConfChange& change, std::strin
     if (error != nullptr) *error = next.error;
     return result;
   }
-  result.first_index = result.last_index = append_conf_change(change);
+  pb::ConfChange with_result = change;
+  *with_result.mutable_configuration() = *next.configuration;
+  result.first_index = result.last_index = append_conf_change(with_result);
   result.term = term_;
   return result;
 }
 
 Index Raft::append_conf_change(const pb::ConfChange& change) {
+  assert(change.has_configuration() && "the leader records the resulting configuration");
   std::vector<pb::Entry> entries(1);
   pb::Entry& entry = entries.front();
   entry.set_term(term_);
@@ -953,13 +960,10 @@ void Raft::track_configuration(const pb::Entry& entry) {
   // record at or beyond this index is this very entry.
   if (!configurations_.empty() && configurations_.back().index >= entry.index()) return;
   pb::ConfChange change;
-  if (!change.ParseFromString(entry.data())) return;  // cannot happen: leaders encode it
-  ConfChangeResult next = apply_conf_change(current_configuration(), change);
-  // An invalid change (validated by the leader, so only possible from a buggy or
-  // foreign leader) is a no-op on every node alike, since all evaluate it against
-  // the same log.
-  if (!next.configuration) return;
-  configurations_.push_back(ConfigRecord{entry.index(), entry.term(), std::move(*next.configuration)});
+  // Undecodable or without a configuration: only possible from a buggy or foreign
+  // leader; a no-op on every node alike, since all see the same log.
+  if (!change.ParseFromString(entry.data()) || !change.has_configuration()) return;
+  configurations_.push_back(ConfigRecord{entry.index(), entry.term(), change.configuration()});
   apply_configuration(configurations_.back().configuration);
 }
 

@@ -1,0 +1,128 @@
+// raft::Node: a replicated state machine in one object. Open it with options and
+// your StateMachine; propose commands from any thread; get the state machine's answer
+// once the command is committed on a majority and applied here.
+//
+//   auto node = raft::Node::open(options, std::make_shared<MyStateMachine>());
+//   raft::Result<std::string> r = node.value()->propose("set x 1").get();
+//   node.value()->read_barrier().get();  // then read the local state: linearizable
+//
+// Threading: every public method is thread-safe and non-blocking (the future-returning
+// overloads return at once; waiting on the future blocks only the caller).
+// Completion callbacks and event callbacks run on the node's internal threads (the
+// event loop or the apply thread): they must be quick and must not call back into
+// the Node synchronously waiting for a result (that would deadlock). The
+// StateMachine is called only from the apply thread.
+#pragma once
+
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "raft/options.h"
+#include "raft/result.h"
+#include "raft/state_machine.h"
+#include "raft/types.h"
+
+namespace raft {
+
+enum class NodeRole { kFollower, kCandidate, kLeader, kLearner };
+const char* to_string(NodeRole role);
+
+struct Member {
+  Peer peer;
+  bool voter = true;
+};
+
+// What the leader knows of a follower's replication.
+struct ReplicationProgress {
+  NodeId id = 0;
+  Index match_index = 0;
+  Index next_index = 0;
+  std::string state;  // "probe", "replicate" or "snapshot"
+  bool recently_active = false;
+};
+
+struct NodeStatus {
+  NodeId id = 0;
+  NodeRole role = NodeRole::kFollower;
+  Term term = 0;
+  NodeId leader = 0;
+  Index commit_index = 0;
+  Index applied_index = 0;
+  Index last_index = 0;
+  Index snapshot_index = 0;
+  std::vector<Member> members;
+  std::vector<ReplicationProgress> progress;  // leader only
+  // Set when the node stopped writing after a disk error: why.
+  std::string storage_failure;
+  std::uint64_t proposals_committed = 0;
+  std::uint64_t snapshots_taken = 0;
+  std::uint64_t snapshots_installed = 0;
+};
+
+// Event callbacks (all optional), called on the event loop thread.
+struct NodeEvents {
+  std::function<void(NodeId leader, Term term)> on_leader_change;  // leader 0: none known
+  std::function<void(const std::vector<Member>& members)> on_membership_change;
+  std::function<void(Index index)> on_snapshot;  // a snapshot was taken or installed
+  // One line per notable event (elections, membership, snapshots, errors), for logs.
+  std::function<void(const std::string& line)> on_log;
+};
+
+class NodeImpl;
+
+class Node {
+ public:
+  // Opens (or creates) a node: restores the latest snapshot into `state_machine`,
+  // replays the log, starts the transport and the timers. Fails with a clear Error
+  // (bad options, unreadable or corrupt data, port in use).
+  static Result<std::unique_ptr<Node>> open(NodeOptions options,
+                                            std::shared_ptr<StateMachine> state_machine,
+                                            NodeEvents events = {});
+  ~Node();  // stop()s
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Replicates `command`; completes with the state machine's answer once committed and
+  // applied on this node, or an Error: kNotLeader (with leader_hint), kDropped, kBusy,
+  // kTooLarge, kTimeout, kShuttingDown, kStorage.
+  void propose(std::string command, std::function<void(Result<std::string>)> done);
+  std::future<Result<std::string>> propose(std::string command);
+
+  // A linearizable read point: completes with an index once this node's state
+  // machine has applied every write committed before the call; reading local state
+  // then is linearizable. Works on followers too (they ask the leader).
+  void read_barrier(std::function<void(Result<Index>)> done);
+  void read_barrier(ReadConsistency consistency, std::function<void(Result<Index>)> done);
+  std::future<Result<Index>> read_barrier();
+
+  // Membership. Each completes once the change is committed (and applied here).
+  std::future<Status> add_learner(const Peer& peer);
+  std::future<Status> promote(NodeId id);
+  std::future<Status> remove(NodeId id);
+  // Several changes at once through joint consensus.
+  std::future<Status> change_membership(const std::vector<Peer>& add_voters,
+                                        const std::vector<NodeId>& remove);
+
+  // Hands leadership to `to` (0: the most up-to-date follower). Completes with the
+  // new leader's id once this node sees it lead, or an Error.
+  std::future<Result<NodeId>> transfer_leadership(NodeId to = 0);
+
+  // Takes a snapshot now and compacts the log; completes with its index.
+  std::future<Result<Index>> snapshot();
+
+  NodeStatus status() const;
+  NodeId id() const;
+
+  // Stops: pending calls fail with kShuttingDown, files are closed, threads joined.
+  // Idempotent.
+  void stop();
+
+ private:
+  explicit Node(std::unique_ptr<NodeImpl> impl);
+  std::unique_ptr<NodeImpl> impl_;
+};
+
+}  // namespace raft

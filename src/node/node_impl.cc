@@ -1,0 +1,885 @@
+#include "src/node/node_impl.h"
+
+#include <boost/asio/post.hpp>
+#include <random>
+#include <sstream>
+
+#include "src/core/confchange.h"
+#include "src/node/default_stores.h"
+#include "src/node/snapshot_streams.h"
+
+namespace raft {
+
+namespace {
+
+constexpr std::chrono::milliseconds kExpiryScanInterval{100};
+
+Error error(ErrorCode code, std::string message) { return make_error(code, std::move(message)); }
+
+// Read contexts are fixed-width big-endian counters so that map order is age order.
+std::string encode_read_context(std::uint64_t n) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = static_cast<char>(n & 0xff);
+    n >>= 8;
+  }
+  return out;
+}
+
+int to_ticks(std::chrono::milliseconds duration, std::chrono::milliseconds tick) {
+  return std::max(1, static_cast<int>(duration.count() / std::max<std::int64_t>(1, tick.count())));
+}
+
+NodeRole public_role(core::Role role, bool voter) {
+  switch (role) {
+    case core::Role::kLeader: return NodeRole::kLeader;
+    case core::Role::kCandidate:
+    case core::Role::kPreCandidate: return NodeRole::kCandidate;
+    case core::Role::kFollower: return voter ? NodeRole::kFollower : NodeRole::kLearner;
+  }
+  return NodeRole::kFollower;
+}
+
+bool contains(const google::protobuf::RepeatedField<std::uint64_t>& ids, NodeId id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+std::vector<Member> members_of(const pb::Configuration& configuration) {
+  std::vector<Member> out;
+  for (const pb::Member& m : configuration.members()) {
+    Member member;
+    member.peer = Peer{m.id(), m.name(), m.peer_address(), m.client_address()};
+    member.voter = contains(configuration.voters(), m.id()) ||
+                   contains(configuration.voters_outgoing(), m.id());
+    out.push_back(std::move(member));
+  }
+  return out;
+}
+
+}  // namespace
+
+NodeImpl::NodeImpl(NodeOptions options, std::shared_ptr<StateMachine> state_machine,
+                   NodeEvents events)
+    : options_(std::move(options)), state_machine_(std::move(state_machine)), events_(std::move(events)) {}
+
+NodeImpl::~NodeImpl() { stop(); }
+
+// ---------------------------------------------------------------------------
+// Start and stop
+
+Status NodeImpl::start() {
+  if (options_.id == 0) return error(ErrorCode::kInvalidArgument, "node id must be non-zero");
+  if (!state_machine_) return error(ErrorCode::kInvalidArgument, "a state machine is required");
+  if (options_.tick_interval.count() <= 0 || options_.heartbeat_interval < options_.tick_interval ||
+      options_.election_timeout <= options_.heartbeat_interval) {
+    return error(ErrorCode::kInvalidArgument,
+                 "timing: need 0 < tick_interval <= heartbeat_interval < election_timeout");
+  }
+
+  if (Status opened = open_default_stores(options_, log_store_, snapshot_store_); !opened.ok()) {
+    return opened;
+  }
+
+  // A brand-new node: record the founding configuration durably before anything else.
+  const pb::SnapshotMetadata base = log_store_->snapshot_metadata();
+  const bool empty = log_store_->last_index() == 0 && base.index() == 0 &&
+                     log_store_->hard_state().term() == 0 && base.configuration().voters_size() == 0;
+  if (empty && !options_.join) {
+    if (options_.initial_cluster.empty()) {
+      return error(ErrorCode::kInvalidArgument,
+                   "empty data directory: give the initial cluster, or join an existing one");
+    }
+    pb::SnapshotMetadata bootstrap;
+    for (const Peer& peer : options_.initial_cluster) {
+      if (peer.id == 0) return error(ErrorCode::kInvalidArgument, "initial cluster: member id 0");
+      bootstrap.mutable_configuration()->add_voters(peer.id);
+      pb::Member* member = bootstrap.mutable_configuration()->add_members();
+      member->set_id(peer.id);
+      member->set_name(peer.name.empty() ? "n" + std::to_string(peer.id) : peer.name);
+      member->set_peer_address(peer.peer_address);
+      member->set_client_address(peer.client_address);
+    }
+    if (!contains(bootstrap.configuration().voters(), options_.id)) {
+      return error(ErrorCode::kInvalidArgument, "initial cluster does not contain this node's id");
+    }
+    std::promise<Status> written;
+    LogWrite write;
+    write.snapshot = bootstrap;
+    log_store_->submit(std::move(write), [&written](const Status& s) { written.set_value(s); });
+    if (Status s = written.get_future().get(); !s.ok()) return s;
+  }
+
+  // The state machine starts from the newest local snapshot, if any.
+  try {
+    restore_latest_snapshot();
+  } catch (const std::exception& e) {
+    return error(ErrorCode::kStorage, std::string("cannot restore the latest snapshot: ") + e.what());
+  }
+
+  core::Options core_options;
+  core_options.id = options_.id;
+  core_options.random_seed = options_.random_seed != 0 ? options_.random_seed : std::random_device{}();
+  core_options.heartbeat_interval_ticks = to_ticks(options_.heartbeat_interval, options_.tick_interval);
+  core_options.election_timeout_ticks = to_ticks(options_.election_timeout, options_.tick_interval);
+  core_options.max_append_bytes = options_.max_append_bytes;
+  core_options.max_inflight_appends = options_.max_inflight_appends;
+  core_options.max_uncommitted_bytes = options_.max_uncommitted_bytes;
+  core_options.pre_vote = options_.pre_vote;
+  core_options.check_quorum = options_.check_quorum;
+  try {
+    core_ = std::make_unique<core::Raft>(core_options, *log_store_);
+  } catch (const std::exception& e) {
+    return error(ErrorCode::kStorage, std::string("cannot load the log: ") + e.what());
+  }
+  soft_state_ = core::SoftState{core_->leader(), core_->role(), core_->term()};
+  dispatched_index_ = log_store_->snapshot_metadata().index();
+  dispatched_term_ = log_store_->snapshot_metadata().term();
+  applied_ = std::max(dispatched_index_, sm_applied_);
+  last_snapshot_index_ = std::max(last_snapshot_index_, dispatched_index_);
+
+  if (!transport_) transport_ = options_.transport;
+  if (!transport_) {
+    if (Status s = open_default_transport(options_, transport_); !s.ok()) return s;
+  }
+  try {
+    transport_->start(this);
+  } catch (const std::exception& e) {
+    return error(ErrorCode::kInvalidArgument, std::string("cannot start the transport: ") + e.what());
+  }
+
+  apply_ = std::make_unique<ApplyWorker>();
+  started_ = true;
+  boost::asio::post(io_, [this] {
+    sync_configuration();
+    schedule_tick();
+    drain();
+  });
+  loop_thread_ = std::thread([this] {
+    auto guard = boost::asio::make_work_guard(io_);
+    io_.run();
+  });
+  log("started: term " + std::to_string(core_->term()) + ", last index " +
+      std::to_string(core_->last_index()) + ", applied " + std::to_string(applied_));
+  return Ok{};
+}
+
+void NodeImpl::stop() {
+  if (stopped_.exchange(true)) return;
+  if (!started_) {
+    if (log_store_) log_store_->close();
+    return;
+  }
+  transport_->stop();
+  std::promise<void> loop_done;
+  boost::asio::post(io_, [this, &loop_done] {
+    tick_timer_.cancel();
+    fail_everything(ErrorCode::kShuttingDown, "node is shutting down");
+    loop_done.set_value();
+  });
+  loop_done.get_future().wait();
+  io_.stop();
+  loop_thread_.join();
+  apply_->stop();
+  log_store_->close();
+  log("stopped");
+}
+
+// ---------------------------------------------------------------------------
+// Entry points (any thread)
+
+void NodeImpl::propose(std::string command, std::function<void(Result<std::string>)> done) {
+  if (command.size() > options_.max_command_bytes) {
+    done(error(ErrorCode::kTooLarge, "command of " + std::to_string(command.size()) +
+                                         " bytes exceeds the limit of " +
+                                         std::to_string(options_.max_command_bytes)));
+    return;
+  }
+  bool first = false;
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (stopped_) {
+      done(error(ErrorCode::kShuttingDown, "node is shutting down"));
+      return;
+    }
+    if (queued_proposals_.size() >= options_.max_pending_proposals) {
+      done(error(ErrorCode::kBusy, "too many queued proposals"));
+      return;
+    }
+    first = queued_proposals_.empty();
+    queued_proposals_.push_back(
+        QueuedProposal{std::move(command), std::move(done), Clock::now() + options_.request_timeout});
+  }
+  // One loop task drains everything queued meanwhile: that is the batching.
+  if (first) boost::asio::post(io_, [this] { flush_proposals(); });
+}
+
+void NodeImpl::read_barrier(ReadConsistency consistency, std::function<void(Result<Index>)> done) {
+  bool first = false;
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (stopped_) {
+      done(error(ErrorCode::kShuttingDown, "node is shutting down"));
+      return;
+    }
+    first = queued_reads_.empty();
+    queued_reads_.push_back(QueuedRead{consistency, std::move(done), Clock::now() + options_.request_timeout});
+  }
+  if (first) boost::asio::post(io_, [this] { flush_reads(); });
+}
+
+void NodeImpl::change_membership(pb::ConfChange change, std::function<void(Status)> done) {
+  if (stopped_) return done(error(ErrorCode::kShuttingDown, "node is shutting down"));
+  boost::asio::post(io_, [this, change = std::move(change), done = std::move(done)]() mutable {
+    if (!storage_failure_.empty()) return done(error(ErrorCode::kStorage, storage_failure_));
+    std::string why;
+    const core::ProposeResult result = core_->propose_conf_change(change, &why);
+    if (!result.ok()) {
+      switch (*result.error) {
+        case core::ProposeError::kNotLeader: return done(not_leader_error());
+        case core::ProposeError::kInvalidConfChange: return done(error(ErrorCode::kInvalidArgument, why));
+        default: return done(error(ErrorCode::kInProgress, core::to_string(*result.error)));
+      }
+    }
+    conf_changes_[result.last_index] =
+        PendingConfChange{result.term, std::move(done), Clock::now() + options_.request_timeout};
+    log("proposed membership change at index " + std::to_string(result.last_index));
+    drain();
+  });
+}
+
+void NodeImpl::promote(NodeId id, std::function<void(Status)> done) {
+  if (stopped_) return done(error(ErrorCode::kShuttingDown, "node is shutting down"));
+  boost::asio::post(io_, [this, id, done = std::move(done)]() mutable {
+    const pb::Configuration& configuration = core_->configuration();
+    if (!contains(configuration.learners(), id)) {
+      return done(error(ErrorCode::kInvalidArgument, "node " + std::to_string(id) + " is not a learner"));
+    }
+    pb::ConfChange change;
+    pb::ConfChangeSingle* single = change.add_changes();
+    single->set_type(pb::CONF_ADD_VOTER);
+    single->mutable_member()->set_id(id);
+    change_membership(std::move(change), std::move(done));
+  });
+}
+
+void NodeImpl::transfer_leadership(NodeId to, std::function<void(Result<NodeId>)> done) {
+  if (stopped_) return done(error(ErrorCode::kShuttingDown, "node is shutting down"));
+  boost::asio::post(io_, [this, to, done = std::move(done)]() mutable {
+    if (core_->role() != core::Role::kLeader) return done(not_leader_error());
+    NodeId target = to;
+    if (target == 0) {
+      // The most up-to-date voter is the quickest to take over.
+      Index best = 0;
+      for (const core::Status::Peer& peer : core_->status().peers) {
+        if (!contains(core_->configuration().voters(), peer.id)) continue;
+        if (target == 0 || peer.match_index > best) {
+          target = peer.id;
+          best = peer.match_index;
+        }
+      }
+      if (target == 0) return done(error(ErrorCode::kInvalidArgument, "no other voter to transfer to"));
+    }
+    if (target == options_.id) return done(target);
+    if (const auto failed = core_->transfer_leadership(target)) {
+      return done(error(*failed == core::TransferError::kNotLeader ? ErrorCode::kNotLeader
+                                                                    : ErrorCode::kInvalidArgument,
+                        core::to_string(*failed)));
+    }
+    log("transferring leadership to " + std::to_string(target));
+    transfers_.push_back(PendingTransfer{target, std::move(done),
+                                         Clock::now() + 2 * options_.election_timeout + options_.heartbeat_interval});
+    drain();
+  });
+}
+
+void NodeImpl::snapshot(std::function<void(Result<Index>)> done) {
+  if (stopped_) return done(error(ErrorCode::kShuttingDown, "node is shutting down"));
+  boost::asio::post(io_, [this, done = std::move(done)]() mutable { start_snapshot(std::move(done)); });
+}
+
+NodeStatus NodeImpl::status() const {
+  std::lock_guard lock(status_mutex_);
+  return status_;
+}
+
+// ---------------------------------------------------------------------------
+// TransportHandler (transport threads)
+
+void NodeImpl::on_messages(std::vector<pb::Message>&& messages) {
+  boost::asio::post(io_, [this, messages = std::move(messages)] {
+    if (!storage_failure_.empty()) return;
+    for (const pb::Message& m : messages) core_->step(m);
+    drain();
+  });
+}
+
+std::unique_ptr<SnapshotWriter> NodeImpl::on_snapshot_begin(const pb::Message& request) {
+  if (stopped_ || !request.has_snapshot_request()) return nullptr;
+  return snapshot_store_->create(request.snapshot_request().metadata());
+}
+
+void NodeImpl::on_snapshot_received(pb::Message&& request) {
+  boost::asio::post(io_, [this, request = std::move(request)] {
+    if (!storage_failure_.empty()) return;
+    log("received snapshot at index " + std::to_string(request.snapshot_request().metadata().index()) +
+        " from " + std::to_string(request.from()));
+    core_->step(request);
+    drain();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The loop
+
+void NodeImpl::schedule_tick() {
+  tick_timer_.expires_after(options_.tick_interval);
+  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) on_tick();
+  });
+}
+
+void NodeImpl::on_tick() {
+  if (storage_failure_.empty()) core_->tick();
+  if (++ticks_since_expiry_scan_ * options_.tick_interval >= kExpiryScanInterval) {
+    ticks_since_expiry_scan_ = 0;
+    expire_requests();
+  }
+  drain();
+  schedule_tick();
+}
+
+void NodeImpl::drain() {
+  if (!storage_failure_.empty()) return;
+  try {
+    while (core_->has_ready()) handle_ready(core_->ready());
+  } catch (const std::exception& e) {
+    fail_storage(std::string("log read failed: ") + e.what());
+    return;
+  }
+  sync_configuration();
+  publish_status();
+}
+
+void NodeImpl::handle_ready(core::Ready&& ready) {
+  if (ready.soft_state) on_leader_change(*ready.soft_state);
+  // Appends and heartbeats go out before our own copy is durable (§10.2.1 of the
+  // dissertation): the leader's disk write runs in parallel with replication.
+  send(std::move(ready.messages));
+
+  PendingPersist pending;
+  pending.mark = ready.persist_mark;
+  pending.persisted_messages = std::move(ready.persisted_messages);
+  const bool write = ready.snapshot.has_value() || !ready.entries.empty() || ready.hard_state.has_value();
+  if (ready.snapshot) {
+    // Restore the state machine before any entry after the snapshot is applied: the
+    // apply thread runs tasks in order.
+    const pb::SnapshotMetadata& snapshot = *ready.snapshot;
+    for (auto it = proposals_.begin(); it != proposals_.end() && it->first <= snapshot.index();) {
+      it->second.done(error(ErrorCode::kTimeout, "outcome unknown: replaced by a snapshot"));
+      it = proposals_.erase(it);
+    }
+    dispatched_index_ = snapshot.index();
+    dispatched_term_ = snapshot.term();
+    last_snapshot_index_ = snapshot.index();
+    apply_->post([this] {
+      try {
+        restore_latest_snapshot();
+      } catch (const std::exception& e) {
+        sm_failed_ = true;
+        const std::string why = std::string("cannot restore snapshot: ") + e.what();
+        boost::asio::post(io_, [this, why] { fail_storage(why); });
+      }
+    });
+    {
+      std::lock_guard lock(status_mutex_);
+      ++status_.snapshots_installed;
+    }
+    if (events_.on_snapshot) events_.on_snapshot(snapshot.index());
+  }
+  if (write) {
+    pending.write_id = next_write_id_++;
+    const std::uint64_t write_id = pending.write_id;
+    persisting_.push_back(std::move(pending));
+    LogWrite log_write;
+    log_write.snapshot = std::move(ready.snapshot);
+    log_write.entries = std::move(ready.entries);
+    log_write.hard_state = std::move(ready.hard_state);
+    log_write.sync = ready.must_sync;
+    log_store_->submit(std::move(log_write), [this, write_id](const Status& status) {
+      boost::asio::post(io_, [this, write_id, status] { on_write_done(write_id, status); });
+    });
+  } else {
+    pending.durable = true;
+    persisting_.push_back(std::move(pending));
+  }
+  if (!ready.committed_entries.empty()) dispatch_committed(std::move(ready.committed_entries));
+  for (const core::ReadState& state : ready.read_states) on_read_state(state);
+  release_durable();
+}
+
+void NodeImpl::on_write_done(std::uint64_t write_id, const Status& status) {
+  if (!status.ok()) {
+    fail_storage(status.error().message);
+    return;
+  }
+  for (PendingPersist& p : persisting_) {
+    if (p.write_id == write_id) {
+      p.durable = true;
+      break;
+    }
+  }
+  release_durable();
+  drain();
+}
+
+void NodeImpl::release_durable() {
+  // Writes complete in order, but a Ready without a write may sit behind one that is
+  // still syncing: release strictly in Ready order.
+  while (!persisting_.empty() && persisting_.front().durable) {
+    PendingPersist p = std::move(persisting_.front());
+    persisting_.pop_front();
+    core_->on_persisted(p.mark);
+    send(std::move(p.persisted_messages));
+  }
+}
+
+void NodeImpl::send(std::vector<pb::Message>&& messages) {
+  if (messages.empty()) return;
+  std::vector<pb::Message> plain;
+  plain.reserve(messages.size());
+  for (pb::Message& m : messages) {
+    if (m.has_snapshot_request()) {
+      send_snapshot(std::move(m));
+    } else {
+      plain.push_back(std::move(m));
+    }
+  }
+  if (!plain.empty()) transport_->send(std::move(plain));
+}
+
+void NodeImpl::send_snapshot(pb::Message&& request) {
+  const NodeId to = request.to();
+  std::unique_ptr<SnapshotReader> reader = snapshot_store_->open_latest();
+  if (!reader) {
+    core_->report_snapshot(to, false);
+    return;
+  }
+  // The store may hold a newer snapshot than the log's compaction point: send that.
+  *request.mutable_snapshot_request()->mutable_metadata() = reader->metadata();
+  log("sending snapshot at index " + std::to_string(reader->metadata().index()) + " to " + std::to_string(to));
+  transport_->send_snapshot(std::move(request), std::move(reader), [this, to](bool delivered) {
+    boost::asio::post(io_, [this, to, delivered] {
+      if (!storage_failure_.empty()) return;
+      core_->report_snapshot(to, delivered);
+      drain();
+    });
+  });
+}
+
+void NodeImpl::dispatch_committed(std::vector<pb::Entry>&& entries) {
+  std::vector<std::function<void(Result<std::string>)>> callbacks(entries.size());
+  std::uint64_t committed_commands = 0;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const pb::Entry& entry = entries[i];
+    if (auto it = proposals_.find(entry.index()); it != proposals_.end()) {
+      if (it->second.term == entry.term()) {
+        callbacks[i] = std::move(it->second.done);
+      } else {
+        it->second.done(error(ErrorCode::kDropped, "overwritten by a new leader; not committed"));
+      }
+      proposals_.erase(it);
+    }
+    if (auto it = conf_changes_.find(entry.index()); it != conf_changes_.end()) {
+      if (it->second.term == entry.term()) {
+        it->second.done(Ok{});
+      } else {
+        it->second.done(error(ErrorCode::kDropped, "overwritten by a new leader; not committed"));
+      }
+      conf_changes_.erase(it);
+    }
+    if (entry.type() == pb::ENTRY_NORMAL) ++committed_commands;
+    if (entry.type() == pb::ENTRY_CONF_CHANGE) {
+      log("membership change committed at index " + std::to_string(entry.index()) + ": " +
+          core::describe(core_->configuration_at(entry.index())));
+    }
+  }
+  dispatched_index_ = entries.back().index();
+  dispatched_term_ = entries.back().term();
+  {
+    std::lock_guard lock(status_mutex_);
+    status_.proposals_committed += committed_commands;
+  }
+  apply_->post([this, entries = std::move(entries), callbacks = std::move(callbacks)]() mutable {
+    apply_batch(entries, callbacks);
+  });
+}
+
+void NodeImpl::apply_batch(const std::vector<pb::Entry>& entries,
+                           std::vector<std::function<void(Result<std::string>)>>& callbacks) {
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const pb::Entry& entry = entries[i];
+    auto& done = callbacks[i];
+    if (sm_failed_) {
+      if (done) done(error(ErrorCode::kInternal, "the state machine failed; node stopped applying"));
+      continue;
+    }
+    if (entry.index() <= sm_applied_) {
+      // Already covered by the snapshot the state machine was restored from.
+      if (done) done(error(ErrorCode::kTimeout, "outcome unknown: covered by a snapshot"));
+      continue;
+    }
+    if (entry.type() == pb::ENTRY_NORMAL) {
+      try {
+        std::string result = state_machine_->apply(entry.index(), entry.data());
+        if (done) done(std::move(result));
+      } catch (const std::exception& e) {
+        // Replicas must never diverge: a state machine that cannot apply a committed
+        // command stops this node from applying anything further.
+        sm_failed_ = true;
+        const std::string why = "state machine failed at index " + std::to_string(entry.index()) + ": " + e.what();
+        if (done) done(error(ErrorCode::kInternal, why));
+        boost::asio::post(io_, [this, why] { fail_storage(why); });
+        continue;
+      }
+    }
+    sm_applied_ = entry.index();
+  }
+  const Index last = entries.back().index();
+  boost::asio::post(io_, [this, last] { on_applied(last); });
+}
+
+void NodeImpl::restore_latest_snapshot() {
+  std::unique_ptr<SnapshotReader> reader = snapshot_store_->open_latest();
+  if (!reader) return;
+  SnapshotReadBuffer buffer(*reader);
+  std::istream in(&buffer);
+  state_machine_->restore(in);
+  sm_applied_ = reader->metadata().index();
+  const Index index = sm_applied_;
+  if (!started_) {
+    last_snapshot_index_ = index;  // start-up: the loop is not running yet
+  } else {
+    boost::asio::post(io_, [this, index] {
+      applied_ = std::max(applied_, index);
+      on_applied(index);
+    });
+  }
+}
+
+void NodeImpl::on_applied(Index index) {
+  applied_ = std::max(applied_, index);
+  core_->on_applied(index);
+  while (!reads_awaiting_apply_.empty() && reads_awaiting_apply_.begin()->first <= applied_) {
+    for (auto& waiter : reads_awaiting_apply_.begin()->second.waiters) waiter(applied_);
+    reads_awaiting_apply_.erase(reads_awaiting_apply_.begin());
+  }
+  maybe_auto_snapshot();
+  drain();
+}
+
+void NodeImpl::on_read_state(const core::ReadState& state) {
+  auto it = read_batches_.find(state.context);
+  if (it == read_batches_.end()) return;  // expired
+  ReadBatch batch = std::move(it->second);
+  read_batches_.erase(it);
+  if (!state.ok) {
+    for (auto& waiter : batch.waiters) waiter(error(ErrorCode::kNoLeader, "could not confirm a leader for the read"));
+    return;
+  }
+  if (applied_ >= state.index) {
+    for (auto& waiter : batch.waiters) waiter(applied_);
+    return;
+  }
+  reads_awaiting_apply_.emplace(state.index, std::move(batch));
+}
+
+void NodeImpl::flush_proposals() {
+  std::vector<QueuedProposal> batch;
+  {
+    std::lock_guard lock(queue_mutex_);
+    batch.swap(queued_proposals_);
+  }
+  if (batch.empty()) return;
+  auto fail_all = [&](const Error& e) {
+    for (QueuedProposal& p : batch) p.done(e);
+  };
+  if (!storage_failure_.empty()) return fail_all(error(ErrorCode::kStorage, storage_failure_));
+  if (core_->role() != core::Role::kLeader) return fail_all(not_leader_error());
+
+  std::vector<std::string> commands;
+  commands.reserve(batch.size());
+  for (QueuedProposal& p : batch) commands.push_back(std::move(p.command));
+  const core::ProposeResult result = core_->propose(commands);
+  if (!result.ok()) {
+    switch (*result.error) {
+      case core::ProposeError::kNotLeader: return fail_all(not_leader_error());
+      case core::ProposeError::kTooManyUncommitted:
+        return fail_all(error(ErrorCode::kBusy, "too many uncommitted bytes; retry later"));
+      default: return fail_all(error(ErrorCode::kInProgress, core::to_string(*result.error)));
+    }
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    proposals_.emplace(result.first_index + i,
+                       PendingProposal{result.term, std::move(batch[i].done), batch[i].deadline});
+  }
+  drain();
+}
+
+void NodeImpl::flush_reads() {
+  std::vector<QueuedRead> batch;
+  {
+    std::lock_guard lock(queue_mutex_);
+    batch.swap(queued_reads_);
+  }
+  if (batch.empty()) return;
+  if (!storage_failure_.empty()) {
+    for (QueuedRead& r : batch) r.done(error(ErrorCode::kStorage, storage_failure_));
+    return;
+  }
+  // One ReadIndex round per consistency level serves every read queued meanwhile.
+  for (ReadConsistency level : {ReadConsistency::kLinearizable, ReadConsistency::kLease}) {
+    ReadBatch read_batch;
+    for (QueuedRead& r : batch) {
+      if (r.consistency != level) continue;
+      read_batch.waiters.push_back(std::move(r.done));
+      read_batch.deadline = r.deadline;
+    }
+    if (read_batch.waiters.empty()) continue;
+    const std::string context = encode_read_context(next_read_context_++);
+    read_batches_.emplace(context, std::move(read_batch));
+    core_->read_index(context, level == ReadConsistency::kLease ? core::ReadMode::kLease
+                                                                 : core::ReadMode::kReadIndex);
+  }
+  drain();
+}
+
+void NodeImpl::expire_requests() {
+  const Clock::time_point now = Clock::now();
+  const Error timeout = error(ErrorCode::kTimeout, "timed out; the outcome is unknown");
+  // Indexes and read contexts grow with time, so expired entries are at the front.
+  while (!proposals_.empty() && proposals_.begin()->second.deadline <= now) {
+    proposals_.begin()->second.done(timeout);
+    proposals_.erase(proposals_.begin());
+  }
+  while (!conf_changes_.empty() && conf_changes_.begin()->second.deadline <= now) {
+    conf_changes_.begin()->second.done(timeout);
+    conf_changes_.erase(conf_changes_.begin());
+  }
+  const Error read_timeout = error(ErrorCode::kTimeout, "read timed out");
+  while (!read_batches_.empty() && read_batches_.begin()->second.deadline <= now) {
+    for (auto& waiter : read_batches_.begin()->second.waiters) waiter(read_timeout);
+    read_batches_.erase(read_batches_.begin());
+  }
+  for (auto it = reads_awaiting_apply_.begin(); it != reads_awaiting_apply_.end();) {
+    if (it->second.deadline <= now) {
+      for (auto& waiter : it->second.waiters) waiter(read_timeout);
+      it = reads_awaiting_apply_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::erase_if(transfers_, [&](PendingTransfer& t) {
+    if (t.deadline > now) return false;
+    t.done(error(ErrorCode::kTimeout, "leadership transfer did not complete"));
+    return true;
+  });
+}
+
+void NodeImpl::on_leader_change(const core::SoftState& soft) {
+  const core::SoftState previous = soft_state_;
+  soft_state_ = soft;
+  if (soft.role != previous.role || soft.term != previous.term) {
+    log(std::string("now ") + core::to_string(soft.role) + " in term " + std::to_string(soft.term));
+  }
+  if (soft.leader != previous.leader) {
+    if (soft.leader != 0) log("leader is " + std::to_string(soft.leader) + " in term " + std::to_string(soft.term));
+    if (events_.on_leader_change) events_.on_leader_change(soft.leader, soft.term);
+    std::erase_if(transfers_, [&](PendingTransfer& t) {
+      if (soft.leader == 0) return false;
+      if (soft.leader == t.target) {
+        t.done(t.target);
+      } else if (soft.leader != options_.id) {
+        t.done(error(ErrorCode::kInternal, "leadership went to " + std::to_string(soft.leader)));
+      } else {
+        return false;
+      }
+      return true;
+    });
+  }
+}
+
+void NodeImpl::sync_configuration() {
+  const pb::Configuration& configuration = core_->configuration();
+  std::string fingerprint = configuration.SerializeAsString();
+  if (fingerprint == configuration_fingerprint_) return;
+  configuration_fingerprint_ = std::move(fingerprint);
+
+  std::map<NodeId, std::string> peers;
+  for (const pb::Member& m : configuration.members()) {
+    if (m.id() != options_.id) peers[m.id()] = m.peer_address();
+  }
+  for (const auto& [id, address] : transport_peers_) {
+    if (!peers.count(id)) transport_->remove_peer(id);
+  }
+  for (const auto& [id, address] : peers) {
+    auto it = transport_peers_.find(id);
+    if (it == transport_peers_.end() || it->second != address) transport_->set_peer(id, address);
+  }
+  transport_peers_ = std::move(peers);
+  log("configuration: " + core::describe(configuration));
+  if (events_.on_membership_change) events_.on_membership_change(members_of(configuration));
+}
+
+void NodeImpl::maybe_auto_snapshot() {
+  if (options_.snapshot_threshold_entries == 0 || snapshot_in_progress_) return;
+  if (dispatched_index_ < last_snapshot_index_ + options_.snapshot_threshold_entries) return;
+  start_snapshot(nullptr);
+}
+
+void NodeImpl::start_snapshot(std::function<void(Result<Index>)> done) {
+  if (snapshot_in_progress_) {
+    if (done) done(error(ErrorCode::kInProgress, "a snapshot is already being taken"));
+    return;
+  }
+  if (dispatched_index_ <= last_snapshot_index_) {
+    if (done) done(last_snapshot_index_);
+    return;
+  }
+  snapshot_in_progress_ = true;
+  pb::SnapshotMetadata metadata;
+  metadata.set_index(dispatched_index_);
+  metadata.set_term(dispatched_term_);
+  *metadata.mutable_configuration() = core_->configuration_at(dispatched_index_);
+  // Runs after every batch dispatched so far: the state machine is exactly at
+  // metadata.index() when save() is called.
+  apply_->post([this, metadata, done = std::move(done)]() mutable {
+    Result<pb::SnapshotMetadata> result = error(ErrorCode::kInternal, "snapshot not taken");
+    if (sm_applied_ != metadata.index()) {
+      result = error(ErrorCode::kInProgress, "state machine is not at the snapshot index yet");
+    } else {
+      try {
+        std::unique_ptr<SnapshotWriter> writer = snapshot_store_->create(metadata);
+        SnapshotWriteBuffer buffer(*writer);
+        std::ostream out(&buffer);
+        state_machine_->save(out);
+        buffer.flush();
+        result = writer->commit();
+      } catch (const std::exception& e) {
+        result = error(ErrorCode::kStorage, std::string("snapshot failed: ") + e.what());
+      }
+    }
+    boost::asio::post(io_, [this, result = std::move(result), done = std::move(done)]() mutable {
+      snapshot_in_progress_ = false;
+      if (!result.ok()) {
+        log(result.error().message);
+        if (done) done(result.error());
+        return;
+      }
+      on_snapshot_taken(result.value(), std::move(done));
+    });
+  });
+}
+
+void NodeImpl::on_snapshot_taken(const pb::SnapshotMetadata& metadata,
+                                 std::function<void(Result<Index>)> done) {
+  last_snapshot_index_ = std::max(last_snapshot_index_, metadata.index());
+  // Keep a tail of entries so a follower slightly behind catches up from the log
+  // instead of needing the whole snapshot.
+  const Index trailing = options_.snapshot_trailing_entries;
+  const Index compact_to = metadata.index() > trailing ? metadata.index() - trailing : 0;
+  if (compact_to > log_store_->snapshot_metadata().index()) {
+    if (const std::optional<Term> term = log_store_->term(compact_to)) {
+      pb::SnapshotMetadata point;
+      point.set_index(compact_to);
+      point.set_term(*term);
+      *point.mutable_configuration() = core_->configuration_at(compact_to);
+      log_store_->compact(point);
+    }
+  }
+  {
+    std::lock_guard lock(status_mutex_);
+    ++status_.snapshots_taken;
+  }
+  log("snapshot taken at index " + std::to_string(metadata.index()) + " (" +
+      std::to_string(metadata.size_bytes()) + " bytes); log compacted to " + std::to_string(compact_to));
+  if (events_.on_snapshot) events_.on_snapshot(metadata.index());
+  if (done) done(metadata.index());
+  publish_status();
+  maybe_auto_snapshot();  // applies that arrived meanwhile may already call for another
+}
+
+void NodeImpl::fail_storage(const std::string& why) {
+  if (!storage_failure_.empty()) return;
+  storage_failure_ = why;
+  log("FATAL: " + why + "; the node stopped accepting writes");
+  fail_everything(ErrorCode::kStorage, why);
+  publish_status();
+}
+
+void NodeImpl::fail_everything(ErrorCode code, const std::string& why) {
+  const Error failure = error(code, why);
+  for (auto& [index, p] : proposals_) p.done(failure);
+  proposals_.clear();
+  for (auto& [index, c] : conf_changes_) c.done(failure);
+  conf_changes_.clear();
+  for (auto& [context, batch] : read_batches_) {
+    for (auto& waiter : batch.waiters) waiter(failure);
+  }
+  read_batches_.clear();
+  for (auto& [index, batch] : reads_awaiting_apply_) {
+    for (auto& waiter : batch.waiters) waiter(failure);
+  }
+  reads_awaiting_apply_.clear();
+  for (PendingTransfer& t : transfers_) t.done(failure);
+  transfers_.clear();
+  std::vector<QueuedProposal> proposals;
+  std::vector<QueuedRead> reads;
+  {
+    std::lock_guard lock(queue_mutex_);
+    proposals.swap(queued_proposals_);
+    reads.swap(queued_reads_);
+  }
+  for (QueuedProposal& p : proposals) p.done(failure);
+  for (QueuedRead& r : reads) r.done(failure);
+}
+
+void NodeImpl::publish_status() {
+  const core::Status core_status = core_->status();
+  NodeStatus s;
+  const pb::Configuration& configuration = core_->configuration();
+  const bool voter = contains(configuration.voters(), options_.id) ||
+                     contains(configuration.voters_outgoing(), options_.id);
+  s.id = options_.id;
+  s.role = public_role(core_status.role, voter);
+  s.term = core_status.term;
+  s.leader = core_status.leader;
+  s.commit_index = core_status.commit_index;
+  s.applied_index = applied_;
+  s.last_index = core_status.last_index;
+  s.snapshot_index = last_snapshot_index_;
+  s.members = members_of(configuration);
+  for (const core::Status::Peer& peer : core_status.peers) {
+    s.progress.push_back(ReplicationProgress{peer.id, peer.match_index, peer.next_index, peer.state,
+                                             peer.recently_active});
+  }
+  s.storage_failure = storage_failure_;
+  std::lock_guard lock(status_mutex_);
+  s.proposals_committed = status_.proposals_committed;
+  s.snapshots_taken = status_.snapshots_taken;
+  s.snapshots_installed = status_.snapshots_installed;
+  status_ = std::move(s);
+}
+
+void NodeImpl::log(const std::string& line) {
+  if (events_.on_log) events_.on_log(line);
+}
+
+Error NodeImpl::not_leader_error() const {
+  const NodeId leader = core_->leader();
+  return make_error(ErrorCode::kNotLeader,
+                    leader != 0 ? "not the leader; the leader is " + std::to_string(leader)
+                                : "not the leader; no leader is known",
+                    leader);
+}
+
+}  // namespace raft

@@ -1,0 +1,178 @@
+// The runtime behind raft::Node: one event loop (a single-threaded Boost.Asio
+// io_context) owns the consensus core and drives it: ticks from a steady timer,
+// messages from the transport, proposals and reads batched per loop iteration,
+// Readies handled as they appear. Disk writes go to the LogStore asynchronously
+// (the loop takes the next Ready while the previous one is being synced; messages
+// that promise durability wait for their write), committed entries go to the apply
+// thread, and the loop never blocks on the disk or on the state machine.
+//
+// Threads: the loop thread (everything in the "loop only" section), the apply thread
+// (ApplyWorker: the StateMachine), the log store's and the transport's own threads.
+// Public entry points only queue work and post to the loop.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "raft/node.h"
+#include "src/core/raft.h"
+#include "src/node/apply_worker.h"
+
+namespace raft {
+
+class NodeImpl final : public TransportHandler {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  NodeImpl(NodeOptions options, std::shared_ptr<StateMachine> state_machine, NodeEvents events);
+  ~NodeImpl() override;
+
+  // Opens the stores, restores the latest snapshot, builds the core, starts the
+  // transport, the apply thread and the loop.
+  Status start();
+  void stop();
+
+  void propose(std::string command, std::function<void(Result<std::string>)> done);
+  void read_barrier(ReadConsistency consistency, std::function<void(Result<Index>)> done);
+  void change_membership(pb::ConfChange change, std::function<void(Status)> done);
+  void promote(NodeId id, std::function<void(Status)> done);
+  void transfer_leadership(NodeId to, std::function<void(Result<NodeId>)> done);
+  void snapshot(std::function<void(Result<Index>)> done);
+  NodeStatus status() const;
+  NodeId id() const { return options_.id; }
+
+  // TransportHandler (transport threads).
+  void on_messages(std::vector<pb::Message>&& messages) override;
+  std::unique_ptr<SnapshotWriter> on_snapshot_begin(const pb::Message& request) override;
+  void on_snapshot_received(pb::Message&& request) override;
+
+ private:
+  struct QueuedProposal {
+    std::string command;
+    std::function<void(Result<std::string>)> done;
+    Clock::time_point deadline;
+  };
+  struct PendingProposal {
+    Term term;
+    std::function<void(Result<std::string>)> done;
+    Clock::time_point deadline;
+  };
+  struct QueuedRead {
+    ReadConsistency consistency;
+    std::function<void(Result<Index>)> done;
+    Clock::time_point deadline;
+  };
+  struct ReadBatch {
+    std::vector<std::function<void(Result<Index>)>> waiters;
+    Clock::time_point deadline;
+  };
+  struct PendingConfChange {
+    Term term;
+    std::function<void(Status)> done;
+    Clock::time_point deadline;
+  };
+  struct PendingTransfer {
+    NodeId target;
+    std::function<void(Result<NodeId>)> done;
+    Clock::time_point deadline;
+  };
+  // A Ready whose write is in flight: what to do once it is durable.
+  struct PendingPersist {
+    std::uint64_t write_id = 0;  // 0: nothing was written
+    bool durable = false;
+    core::PersistMark mark;
+    std::vector<pb::Message> persisted_messages;
+  };
+
+  // ---- loop only ----
+  void schedule_tick();
+  void on_tick();
+  void drain();
+  void handle_ready(core::Ready&& ready);
+  void on_write_done(std::uint64_t write_id, const Status& status);
+  void release_durable();
+  void send(std::vector<pb::Message>&& messages);
+  void send_snapshot(pb::Message&& request);
+  void dispatch_committed(std::vector<pb::Entry>&& entries);
+  void on_applied(Index index);
+  void on_read_state(const core::ReadState& state);
+  void flush_proposals();
+  void flush_reads();
+  void expire_requests();
+  void on_leader_change(const core::SoftState& soft);
+  void sync_configuration();
+  void maybe_auto_snapshot();
+  void start_snapshot(std::function<void(Result<Index>)> done);
+  void on_snapshot_taken(const pb::SnapshotMetadata& metadata, std::function<void(Result<Index>)> done);
+  void fail_storage(const std::string& why);
+  void fail_everything(ErrorCode code, const std::string& why);
+  void publish_status();
+  void log(const std::string& line);
+  Error not_leader_error() const;
+
+  // ---- apply thread only ----
+  void apply_batch(const std::vector<pb::Entry>& entries,
+                   std::vector<std::function<void(Result<std::string>)>>& callbacks);
+  void restore_latest_snapshot();
+
+  NodeOptions options_;
+  std::shared_ptr<StateMachine> state_machine_;
+  NodeEvents events_;
+  std::shared_ptr<LogStore> log_store_;
+  std::shared_ptr<SnapshotStore> snapshot_store_;
+  std::shared_ptr<Transport> transport_;
+
+  boost::asio::io_context io_;
+  boost::asio::steady_timer tick_timer_{io_};
+  std::thread loop_thread_;
+  std::unique_ptr<ApplyWorker> apply_;
+  std::atomic<bool> stopped_{false};
+  bool started_ = false;
+
+  // Loop state.
+  std::unique_ptr<core::Raft> core_;
+  core::SoftState soft_state_;
+  std::deque<PendingPersist> persisting_;
+  std::uint64_t next_write_id_ = 1;
+  std::map<Index, PendingProposal> proposals_;       // by log index
+  std::map<Index, PendingConfChange> conf_changes_;  // by log index
+  std::map<std::string, ReadBatch> read_batches_;    // by read context
+  std::multimap<Index, ReadBatch> reads_awaiting_apply_;
+  std::uint64_t next_read_context_ = 1;
+  std::vector<PendingTransfer> transfers_;
+  std::map<NodeId, std::string> transport_peers_;
+  std::string configuration_fingerprint_;
+  Index applied_ = 0;           // reported by the apply thread
+  Index dispatched_index_ = 0;  // last entry handed to the apply thread
+  Term dispatched_term_ = 0;
+  Index last_snapshot_index_ = 0;
+  bool snapshot_in_progress_ = false;
+  std::string storage_failure_;
+  int ticks_since_expiry_scan_ = 0;
+
+  // Queues filled by any thread, drained by the loop.
+  std::mutex queue_mutex_;
+  std::vector<QueuedProposal> queued_proposals_;
+  std::vector<QueuedRead> queued_reads_;
+
+  // Apply-thread state.
+  Index sm_applied_ = 0;  // the state machine's state covers everything up to here
+  bool sm_failed_ = false;
+
+  // Published for status() (any thread).
+  mutable std::mutex status_mutex_;
+  NodeStatus status_;
+};
+
+}  // namespace raft

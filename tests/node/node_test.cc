@@ -1,0 +1,264 @@
+// The runtime end to end in one process: several raft::Node instances over an
+// in-memory transport and in-memory stores, with a small key-value state machine.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "raft/memory_stores.h"
+#include "raft/node.h"
+#include "tests/node/local_transport.h"
+
+namespace raft {
+namespace {
+
+using namespace std::chrono_literals;
+
+// "set key value" -> returns the previous value. Thread-safe reads for the test.
+class KvMachine final : public StateMachine {
+ public:
+  std::string apply(Index, std::string_view command) override {
+    std::istringstream in{std::string(command)};
+    std::string op, key, value;
+    in >> op >> key >> value;
+    std::lock_guard lock(mutex_);
+    std::string previous = data_[key];
+    data_[key] = value;
+    return previous;
+  }
+  void save(std::ostream& out) override {
+    std::lock_guard lock(mutex_);
+    for (const auto& [k, v] : data_) out << k << ' ' << v << '\n';
+  }
+  void restore(std::istream& in) override {
+    std::map<std::string, std::string> fresh;
+    std::string k, v;
+    while (in >> k >> v) fresh[k] = v;
+    std::lock_guard lock(mutex_);
+    data_ = std::move(fresh);
+  }
+  std::map<std::string, std::string> data() const {
+    std::lock_guard lock(mutex_);
+    return data_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::string> data_;
+};
+
+struct TestNode {
+  std::shared_ptr<KvMachine> machine = std::make_shared<KvMachine>();
+  std::shared_ptr<MemoryLogStore> log = std::make_shared<MemoryLogStore>();
+  std::shared_ptr<MemorySnapshotStore> snapshots = std::make_shared<MemorySnapshotStore>();
+  std::unique_ptr<Node> node;
+};
+
+class LocalCluster {
+ public:
+  explicit LocalCluster(int n, std::uint64_t snapshot_threshold = 0) : threshold_(snapshot_threshold) {
+    for (int i = 1; i <= n; ++i) peers_.push_back(Peer{static_cast<NodeId>(i), "", "", ""});
+    for (int i = 1; i <= n; ++i) start(static_cast<NodeId>(i), /*join=*/false);
+  }
+
+  NodeOptions options(NodeId id, bool join) {
+    NodeOptions o;
+    o.id = id;
+    o.initial_cluster = join ? std::vector<Peer>{} : peers_;
+    o.join = join;
+    o.tick_interval = 5ms;
+    o.heartbeat_interval = 10ms;
+    o.election_timeout = 50ms;
+    o.request_timeout = 3s;
+    o.snapshot_threshold_entries = threshold_;
+    o.snapshot_trailing_entries = 5;
+    o.random_seed = id * 7919;
+    o.log_store = nodes_[id].log;
+    o.snapshot_store = nodes_[id].snapshots;
+    o.transport = std::make_shared<testing::LocalTransport>(hub_, id);
+    return o;
+  }
+
+  void start(NodeId id, bool join) {
+    NodeEvents events;
+    if (std::getenv("RAFT_TEST_LOG")) {
+      events.on_log = [id](const std::string& line) { std::fprintf(stderr, "n%llu: %s\n", static_cast<unsigned long long>(id), line.c_str()); };
+    }
+    auto opened = Node::open(options(id, join), nodes_[id].machine, events);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    nodes_[id].node = std::move(opened.value());
+  }
+
+  Node& node(NodeId id) { return *nodes_.at(id).node; }
+  KvMachine& machine(NodeId id) { return *nodes_.at(id).machine; }
+  testing::LocalHub& hub() { return hub_; }
+
+  NodeId wait_for_leader(NodeId except = 0, std::chrono::milliseconds limit = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (auto& [id, n] : nodes_) {
+        if (id != except && n.node && n.node->status().role == NodeRole::kLeader) return id;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    return 0;
+  }
+
+  // Waits until every running node's state machine equals `expected`.
+  bool converge(const std::map<std::string, std::string>& expected, std::chrono::milliseconds limit = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      bool all = true;
+      for (auto& [id, n] : nodes_) {
+        if (n.node && n.machine->data() != expected) all = false;
+      }
+      if (all) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+
+  std::map<NodeId, TestNode>& nodes() { return nodes_; }
+
+ private:
+  std::uint64_t threshold_;
+  testing::LocalHub hub_;
+  std::vector<Peer> peers_;
+  std::map<NodeId, TestNode> nodes_;
+};
+
+std::map<std::string, std::string> write_keys(Node& leader, int from, int to) {
+  std::vector<std::future<Result<std::string>>> futures;
+  std::map<std::string, std::string> expected;
+  for (int i = from; i < to; ++i) {
+    const std::string key = "k" + std::to_string(i % 50);
+    const std::string value = "v" + std::to_string(i);
+    futures.push_back(leader.propose("set " + key + " " + value));
+    expected[key] = value;
+  }
+  for (auto& f : futures) {
+    Result<std::string> r = f.get();
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  }
+  return expected;
+}
+
+TEST(Node, ThreeNodesCommitAndApplyEverywhere) {
+  LocalCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  const auto expected = write_keys(cluster.node(leader), 0, 200);
+  EXPECT_TRUE(cluster.converge(expected));
+  EXPECT_GE(cluster.node(leader).status().commit_index, 201u);
+}
+
+TEST(Node, ProposeOnFollowerFailsWithLeaderHint) {
+  LocalCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  const NodeId follower = leader % 3 + 1;
+  // The follower may not know the leader yet right after the election.
+  Result<std::string> r = std::string();
+  for (int i = 0; i < 100; ++i) {
+    r = cluster.node(follower).propose("set a b").get();
+    if (!r.ok() && r.error().leader_hint == leader) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kNotLeader);
+  EXPECT_EQ(r.error().leader_hint, leader);
+}
+
+TEST(Node, ReadBarrierOnFollowerSeesCommittedWrite) {
+  LocalCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  ASSERT_TRUE(cluster.node(leader).propose("set x 1").get().ok());
+  const NodeId follower = leader % 3 + 1;
+  Result<Index> barrier = Index{0};
+  for (int i = 0; i < 100; ++i) {
+    barrier = cluster.node(follower).read_barrier().get();
+    if (barrier.ok()) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(barrier.ok()) << barrier.error().message;
+  EXPECT_EQ(cluster.machine(follower).data().at("x"), "1");
+}
+
+TEST(Node, LeaderFailureElectsAnotherAndKeepsData) {
+  LocalCluster cluster(3);
+  const NodeId first = cluster.wait_for_leader();
+  ASSERT_NE(first, 0u);
+  auto expected = write_keys(cluster.node(first), 0, 50);
+  cluster.node(first).stop();
+  cluster.nodes()[first].node.reset();
+  const NodeId second = cluster.wait_for_leader(first);
+  ASSERT_NE(second, 0u);
+  for (auto& [k, v] : write_keys(cluster.node(second), 50, 100)) expected[k] = v;
+  EXPECT_TRUE(cluster.converge(expected));
+}
+
+TEST(Node, LaggingFollowerCatchesUpThroughSnapshot) {
+  LocalCluster cluster(3, /*snapshot_threshold=*/40);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  const NodeId lagging = leader % 3 + 1;
+  cluster.hub().isolate(lagging);
+  const auto expected = write_keys(cluster.node(leader), 0, 300);
+  // The leader compacts its log well past the isolated follower's position (snapshots
+  // are taken in the background, so wait for it).
+  for (int i = 0; i < 200 && cluster.node(leader).status().snapshot_index <= 200; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_GT(cluster.node(leader).status().snapshot_index, 200u);
+  cluster.hub().heal();
+  EXPECT_TRUE(cluster.converge(expected, 10s));
+  EXPECT_GE(cluster.node(lagging).status().snapshots_installed, 1u);
+}
+
+TEST(Node, LearnerJoinsIsPromotedAndTakesLeadership) {
+  LocalCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  const auto expected = write_keys(cluster.node(leader), 0, 30);
+  cluster.start(4, /*join=*/true);
+  ASSERT_TRUE(cluster.node(leader).add_learner(Peer{4, "n4", "", ""}).get().ok());
+  ASSERT_TRUE(cluster.converge(expected));
+  EXPECT_EQ(cluster.node(4).status().role, NodeRole::kLearner);
+  Status promoted = cluster.node(leader).promote(4).get();
+  ASSERT_TRUE(promoted.ok()) << promoted.error().message;
+  Result<NodeId> transferred = cluster.node(leader).transfer_leadership(4).get();
+  ASSERT_TRUE(transferred.ok()) << transferred.error().message;
+  EXPECT_EQ(cluster.wait_for_leader(), 4u);
+  const auto more = write_keys(cluster.node(4), 30, 60);
+  auto all = expected;
+  for (auto& [k, v] : more) all[k] = v;
+  EXPECT_TRUE(cluster.converge(all));
+}
+
+TEST(Node, ExplicitSnapshotCompactsTheLog) {
+  LocalCluster cluster(1);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_EQ(leader, 1u);
+  write_keys(cluster.node(1), 0, 100);
+  Result<Index> snap = cluster.node(1).snapshot().get();
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  EXPECT_GE(snap.value(), 101u);
+  EXPECT_EQ(cluster.nodes()[1].log->first_index(), snap.value() - 5 + 1);
+}
+
+TEST(Node, OversizedCommandIsRefused) {
+  LocalCluster cluster(1);
+  ASSERT_EQ(cluster.wait_for_leader(), 1u);
+  Result<std::string> r = cluster.node(1).propose(std::string((1 << 20) + 1, 'x')).get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kTooLarge);
+}
+
+}  // namespace
+}  // namespace raft
