@@ -102,9 +102,20 @@ class Node {
   std::future<Status> add_learner(const Peer& peer);
   std::future<Status> promote(NodeId id);
   std::future<Status> remove(NodeId id);
+  // Records new addresses for an existing member (its role is unchanged).
+  std::future<Status> update_member(const Peer& peer);
   // Several changes at once through joint consensus.
   std::future<Status> change_membership(const std::vector<Peer>& add_voters,
                                         const std::vector<NodeId>& remove);
+
+  // Callback forms of the calls above and below (the callback runs on the node's
+  // loop thread; see the threading note at the top).
+  void add_learner(const Peer& peer, std::function<void(Status)> done);
+  void promote(NodeId id, std::function<void(Status)> done);
+  void remove(NodeId id, std::function<void(Status)> done);
+  void update_member(const Peer& peer, std::function<void(Status)> done);
+  void transfer_leadership(NodeId to, std::function<void(Result<NodeId>)> done);
+  void snapshot(std::function<void(Result<Index>)> done);
 
   // Hands leadership to `to` (0: the most up-to-date follower). Completes with the
   // new leader's id once this node sees it lead, or an Error.

@@ -88,27 +88,47 @@ std::future<Result<Index>> Node::read_barrier() {
   return std::move(future);
 }
 
-std::future<Status> Node::add_learner(const Peer& peer) {
-  auto [future, done] = make_promise<Status>();
+void Node::add_learner(const Peer& peer, std::function<void(Status)> done) {
   pb::ConfChange change;
   *change.add_changes() = single_change(pb::CONF_ADD_LEARNER, peer);
   impl_->change_membership(std::move(change), std::move(done));
+}
+
+std::future<Status> Node::add_learner(const Peer& peer) {
+  auto [future, done] = make_promise<Status>();
+  add_learner(peer, std::move(done));
   return std::move(future);
 }
+
+void Node::promote(NodeId id, std::function<void(Status)> done) { impl_->promote(id, std::move(done)); }
 
 std::future<Status> Node::promote(NodeId id) {
   auto [future, done] = make_promise<Status>();
-  impl_->promote(id, std::move(done));
+  promote(id, std::move(done));
   return std::move(future);
 }
 
-std::future<Status> Node::remove(NodeId id) {
-  auto [future, done] = make_promise<Status>();
+void Node::remove(NodeId id, std::function<void(Status)> done) {
   pb::ConfChange change;
   pb::ConfChangeSingle* single = change.add_changes();
   single->set_type(pb::CONF_REMOVE);
   single->mutable_member()->set_id(id);
   impl_->change_membership(std::move(change), std::move(done));
+}
+
+std::future<Status> Node::remove(NodeId id) {
+  auto [future, done] = make_promise<Status>();
+  remove(id, std::move(done));
+  return std::move(future);
+}
+
+void Node::update_member(const Peer& peer, std::function<void(Status)> done) {
+  impl_->update_member(peer, std::move(done));
+}
+
+std::future<Status> Node::update_member(const Peer& peer) {
+  auto [future, done] = make_promise<Status>();
+  update_member(peer, std::move(done));
   return std::move(future);
 }
 
@@ -126,6 +146,12 @@ std::future<Status> Node::change_membership(const std::vector<Peer>& add_voters,
   impl_->change_membership(std::move(change), std::move(done));
   return std::move(future);
 }
+
+void Node::transfer_leadership(NodeId to, std::function<void(Result<NodeId>)> done) {
+  impl_->transfer_leadership(to, std::move(done));
+}
+
+void Node::snapshot(std::function<void(Result<Index>)> done) { impl_->snapshot(std::move(done)); }
 
 std::future<Result<NodeId>> Node::transfer_leadership(NodeId to) {
   auto [future, done] = make_promise<Result<NodeId>>();

@@ -262,6 +262,26 @@ void NodeImpl::promote(NodeId id, std::function<void(Status)> done) {
   });
 }
 
+void NodeImpl::update_member(const Peer& peer, std::function<void(Status)> done) {
+  if (stopped_) return done(error(ErrorCode::kShuttingDown, "node is shutting down"));
+  boost::asio::post(io_, [this, peer, done = std::move(done)]() mutable {
+    const pb::Configuration& configuration = core_->configuration();
+    const bool voter = contains(configuration.voters(), peer.id);
+    if (!voter && !contains(configuration.learners(), peer.id)) {
+      return done(error(ErrorCode::kInvalidArgument, "node " + std::to_string(peer.id) + " is not a member"));
+    }
+    pb::ConfChange change;
+    pb::ConfChangeSingle* single = change.add_changes();
+    single->set_type(voter ? pb::CONF_ADD_VOTER : pb::CONF_ADD_LEARNER);
+    pb::Member* member = single->mutable_member();
+    member->set_id(peer.id);
+    member->set_name(peer.name);
+    member->set_peer_address(peer.peer_address);
+    member->set_client_address(peer.client_address);
+    change_membership(std::move(change), std::move(done));
+  });
+}
+
 void NodeImpl::transfer_leadership(NodeId to, std::function<void(Result<NodeId>)> done) {
   if (stopped_) return done(error(ErrorCode::kShuttingDown, "node is shutting down"));
   boost::asio::post(io_, [this, to, done = std::move(done)]() mutable {

@@ -47,6 +47,7 @@ class NodeImpl final : public TransportHandler {
   void read_barrier(ReadConsistency consistency, std::function<void(Result<Index>)> done);
   void change_membership(pb::ConfChange change, std::function<void(Status)> done);
   void promote(NodeId id, std::function<void(Status)> done);
+  void update_member(const Peer& peer, std::function<void(Status)> done);
   void transfer_leadership(NodeId to, std::function<void(Result<NodeId>)> done);
   void snapshot(std::function<void(Result<Index>)> done);
   NodeStatus status() const;

@@ -1,0 +1,57 @@
+// A small asynchronous HTTP/1.1 server on Boost.Beast: one listener, one session per
+// connection with keep-alive, a timeout on every read and write, a body limit on
+// every request (413 beyond it), 400 for garbage, and an orderly stop. Requests are
+// handed to an asynchronous handler that answers exactly once, from any thread.
+// raftd's client API and dashboard are served by it.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "raft/result.h"
+
+namespace raft::http {
+
+namespace beast_http = boost::beast::http;
+using Request = beast_http::request<beast_http::string_body>;
+using Response = beast_http::response<beast_http::string_body>;
+// Sends the response for one request. Call exactly once, from any thread.
+using Responder = std::function<void(Response&&)>;
+using Handler = std::function<void(Request&& request, Responder respond)>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: an ephemeral port (see Server::port())
+  std::uint64_t body_limit_bytes = 2 << 20;
+  std::chrono::milliseconds read_timeout{30000};  // idle keep-alive connections close after this
+  std::chrono::milliseconds write_timeout{30000};
+};
+
+// A JSON error body: {"error":"..."} with the given status.
+Response json_response(beast_http::status status, std::string body, unsigned version = 11, bool keep_alive = true);
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, ServerOptions options, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts accepting. Fails (e.g. port in use) with a clear message.
+  Status start();
+  std::uint16_t port() const;
+  // Stops accepting and closes every connection. Handlers still running may answer;
+  // their responses are dropped.
+  void stop();
+
+  struct State;  // public so the implementation's helpers can name it
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace raft::http
