@@ -25,6 +25,12 @@ void Inflights::free_up_to(Index index) {
   if (count_ == 0) start_ = 0;
 }
 
+void Inflights::free_first() {
+  if (count_ == 0) return;
+  start_ = (start_ + 1) % capacity_;
+  if (--count_ == 0) start_ = 0;
+}
+
 const char* to_string(ProgressState state) {
   switch (state) {
     case ProgressState::kProbe: return "probe";
@@ -86,6 +92,11 @@ void Progress::on_append_sent(Index last_index, bool has_entries) {
       assert(false && "no appends while a snapshot is in flight");
       break;
   }
+}
+
+void Progress::on_heartbeat_response() {
+  probe_sent_ = false;
+  if (state_ == ProgressState::kReplicate && inflights_.full()) inflights_.free_first();
 }
 
 bool Progress::on_ack(Index index) {

@@ -33,6 +33,8 @@ class Inflights {
   void add(Index last_index);
   // Frees every in-flight append whose last index is <= index.
   void free_up_to(Index index);
+  // Frees the oldest in-flight append, if any.
+  void free_first();
   void clear() { start_ = count_ = 0; }
 
  private:
@@ -86,9 +88,12 @@ class Progress {
   // by the caller from the conflict term/index). Returns false when stale.
   bool on_reject(Index rejected, Index hint_next);
 
-  // A heartbeat response arrived: in probe mode, the outstanding probe may have been
-  // lost, so allow another.
-  void on_heartbeat_response() { probe_sent_ = false; }
+  // A heartbeat response arrived: the follower is reachable. In probe mode, the
+  // outstanding probe may have been lost, so allow another. In replicate mode with a
+  // full window, the appends in it may all have been lost (nothing would ever be sent
+  // again): free one slot so the next append goes out; a follower that missed entries
+  // rejects it and the leader falls back to probing.
+  void on_heartbeat_response();
 
  private:
   Index match_index_ = 0;

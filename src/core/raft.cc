@@ -81,7 +81,11 @@ Raft::Raft(const Options& options, const LogStorage& storage)
   vote_ = hard_state.vote();
   last_handed_out_hard_state_ = hard_state;
   last_handed_out_hard_state_.set_commit(log_->committed());
-  persisted_ = PersistMark{log_->last_index(), log_->last_term(), term_, vote_};
+  persisted_ = PersistMark{.snapshot_index = 0,
+                           .last_index = log_->last_index(),
+                           .last_term = log_->last_term(),
+                           .term = term_,
+                           .vote = vote_};
 
   restore_configurations(storage);
 

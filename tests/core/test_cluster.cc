@@ -11,14 +11,13 @@ pb::Configuration voters(std::initializer_list<NodeId> ids) {
 }
 
 TestCluster::TestCluster(int n, std::uint64_t seed, const std::function<void(Options&)>& configure) {
-  pb::Configuration configuration;
-  for (int i = 1; i <= n; ++i) configuration.add_voters(static_cast<NodeId>(i));
+  for (int i = 1; i <= n; ++i) configuration_.add_voters(static_cast<NodeId>(i));
   for (int i = 1; i <= n; ++i) {
     Node node;
     node.options.id = static_cast<NodeId>(i);
     node.options.random_seed = seed * 1000 + static_cast<std::uint64_t>(i);
     if (configure) configure(node.options);
-    node.storage = std::make_unique<MemoryLogStorage>(configuration);
+    node.storage = std::make_unique<MemoryLogStorage>(configuration_);
     node.raft = std::make_unique<Raft>(node.options, *node.storage);
     nodes_.emplace(static_cast<NodeId>(i), std::move(node));
   }
@@ -68,6 +67,8 @@ bool TestCluster::linked(NodeId from, NodeId to) const {
 void TestCluster::deliver(const pb::Message& m) {
   auto it = nodes_.find(m.to());
   if (it == nodes_.end() || !linked(m.from(), m.to())) return;
+  if (drop_when && drop_when(m)) return;
+  if (on_deliver) on_deliver(m);
   it->second.raft->step(m);
   handle_ready(m.to());
 }
@@ -152,6 +153,25 @@ void TestCluster::restart(NodeId id) {
   std::erase_if(queue_, [id](const pb::Message& m) { return m.from() == id; });
   node.raft = std::make_unique<Raft>(node.options, *node.storage);
   node.applied.clear();
+}
+
+void TestCluster::set_log(NodeId id, const std::vector<pb::Entry>& log,
+                          const pb::HardState& hard_state) {
+  Node& node = nodes_.at(id);
+  std::erase_if(queue_, [id](const pb::Message& m) { return m.from() == id; });
+  node.raft.reset();  // it refers to the storage being replaced
+  node.storage = std::make_unique<MemoryLogStorage>(configuration_);
+  node.storage->append(log);
+  node.storage->set_hard_state(hard_state);
+  node.raft = std::make_unique<Raft>(node.options, *node.storage);
+  node.applied.clear();
+}
+
+std::vector<pb::Entry> TestCluster::log(NodeId id) const {
+  const MemoryLogStorage& storage = *nodes_.at(id).storage;
+  std::vector<pb::Entry> out;
+  storage.entries(storage.first_index(), storage.last_index() + 1, kNoLimit, &out);
+  return out;
 }
 
 ProposeResult TestCluster::propose(NodeId id, const std::string& command) {

@@ -54,6 +54,19 @@ class TestCluster {
 
   // Restarts a node from its storage (everything persisted survives).
   void restart(NodeId id);
+  // Replaces node `id`'s storage with one holding `log` (consecutive entries from
+  // index 1) and `hard_state`, and restarts it: for tests that start from the exact
+  // logs of a figure. Messages it had queued are dropped.
+  void set_log(NodeId id, const std::vector<pb::Entry>& log, const pb::HardState& hard_state);
+  // Every entry node `id` holds durably (after process_readies(), that is its whole log).
+  std::vector<pb::Entry> log(NodeId id) const;
+
+  // Called with every message just before it is delivered (after the link check), so
+  // a test can count or inspect traffic.
+  std::function<void(const pb::Message&)> on_deliver;
+  // Messages for which this returns true are dropped instead of delivered (a
+  // selective network fault that also applies to messages sent later).
+  std::function<bool(const pb::Message&)> drop_when;
 
   // Application view: committed commands applied per node, in order.
   const std::vector<std::string>& applied(NodeId id) const { return nodes_.at(id).applied; }
@@ -71,6 +84,7 @@ class TestCluster {
   void handle_ready(NodeId id);
   void deliver(const pb::Message& m);
 
+  pb::Configuration configuration_;
   std::map<NodeId, Node> nodes_;
   std::deque<pb::Message> queue_;
   std::set<std::pair<NodeId, NodeId>> cut_links_;
