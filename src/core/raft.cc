@@ -269,8 +269,12 @@ void Raft::handle_vote_request(const pb::Message& m) {
   const bool pre_vote = request.pre_vote();
   // One vote per term (§5.2). A pre-vote for a future term promises nothing, so it
   // may be granted whatever our vote in the current term was.
+  // A pre-vote is also refused while we hear from a live leader (dissertation §9.6),
+  // even without CheckQuorum: the probe exists to stop needless elections.
+  const bool heard_from_leader = leader_ != kNoNode && election_elapsed_ < options_.election_timeout_ticks &&
+                                 !request.transfer();
   const bool can_vote = vote_ == m.from() || (vote_ == kNoNode && leader_ == kNoNode) ||
-                        (pre_vote && m.term() > term_);
+                        (pre_vote && m.term() > term_ && !heard_from_leader);
   const bool granted =
       can_vote && (log_->is_up_to_date(request.last_log_term(), request.last_log_index()) ||
                    RAFT_PLANTED(kVoteWithoutLogCheck));

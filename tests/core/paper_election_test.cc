@@ -714,6 +714,25 @@ TEST(Dissertation9_6_PreVote, RejoiningNodeDoesNotRaiseTheClusterTerm) {
   }
 }
 
+// A pre-vote succeeds only if the voter "has not received heartbeats from a valid
+// leader for at least a baseline election timeout" (§9.6), even without CheckQuorum:
+// a node cut off from the leader alone, but not from the other follower, must not
+// depose a leader the rest of the cluster still hears.
+TEST(Dissertation9_6_PreVote, PreVoteRefusedWhileVoterHearsFromLeader) {
+  TestCluster cluster(3, 11, [](Options& o) {
+    o.pre_vote = true;
+    o.check_quorum = false;
+  });
+  const NodeId leader = cluster.elect();
+  ASSERT_NE(leader, kNoNode);
+  const Term term = cluster.node(leader).term();
+  const NodeId cut_off = leader % 3 + 1;
+  cluster.cut(leader, cut_off);
+  run(cluster, 100);
+  EXPECT_EQ(cluster.leader(), leader);
+  for (NodeId id : cluster.ids()) EXPECT_EQ(cluster.node(id).term(), term) << "node " << id;
+}
+
 // ---------------------------------------------------------------------------
 // CheckQuorum (dissertation §6.2) and the followers' lease (§4.2.3): on in these tests.
 
