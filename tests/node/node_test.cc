@@ -10,6 +10,8 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include "raft/memory_stores.h"
 #include "raft/node.h"
 #include "tests/node/local_transport.h"
@@ -258,6 +260,70 @@ TEST(Node, OversizedCommandIsRefused) {
   Result<std::string> r = cluster.node(1).propose(std::string((1 << 20) + 1, 'x')).get();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kTooLarge);
+}
+
+}  // namespace
+}  // namespace raft
+
+namespace raft {
+namespace {
+
+int free_loopback_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+// The same runtime over the real HTTP transport on loopback sockets.
+TEST(NodeOverHttp, ThreeNodesReplicateAndSurviveLeaderStop) {
+  std::vector<Peer> peers;
+  for (NodeId id = 1; id <= 3; ++id) {
+    peers.push_back(Peer{id, "n" + std::to_string(id), "127.0.0.1:" + std::to_string(free_loopback_port()), ""});
+  }
+  std::map<NodeId, std::shared_ptr<KvMachine>> machines;
+  std::map<NodeId, std::unique_ptr<Node>> nodes;
+  for (const Peer& peer : peers) {
+    NodeOptions o;
+    o.id = peer.id;
+    o.initial_cluster = peers;
+    o.tick_interval = 5ms;
+    o.heartbeat_interval = 10ms;
+    o.election_timeout = 60ms;
+    o.log_store = std::make_shared<MemoryLogStore>();
+    o.snapshot_store = std::make_shared<MemorySnapshotStore>();
+    o.snapshot_threshold_entries = 50;
+    o.snapshot_trailing_entries = 5;
+    machines[peer.id] = std::make_shared<KvMachine>();
+    auto opened = Node::open(o, machines[peer.id]);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    nodes[peer.id] = std::move(opened.value());
+  }
+  auto leader_of = [&](NodeId except) -> NodeId {
+    for (int i = 0; i < 500; ++i) {
+      for (auto& [id, node] : nodes) {
+        if (id != except && node && node->status().role == NodeRole::kLeader) return id;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return 0;
+  };
+  const NodeId first = leader_of(0);
+  ASSERT_NE(first, 0u);
+  auto expected = write_keys(*nodes[first], 0, 200);
+  nodes[first]->stop();
+  nodes[first].reset();
+  const NodeId second = leader_of(first);
+  ASSERT_NE(second, 0u);
+  for (auto& [k, v] : write_keys(*nodes[second], 200, 300)) expected[k] = v;
+  for (auto& [id, node] : nodes) {
+    if (!node) continue;
+    bool converged = false;
+    for (int i = 0; i < 300 && !converged; ++i) {
+      converged = machines[id]->data() == expected;
+      if (!converged) std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_TRUE(converged) << "node " << id;
+  }
 }
 
 }  // namespace

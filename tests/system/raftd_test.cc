@@ -1,0 +1,262 @@
+// raftd as a black box: real processes on loopback, driven exactly as RAFTD-API.md
+// says, through crashes (SIGKILL), pauses (SIGSTOP), restarts and membership
+// changes. The last test runs concurrent clients through faults and checks the whole
+// history for linearizability with the simulator's checker.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "tests/sim/linearizability.h"
+#include "tests/system/raftd_cluster.h"
+
+namespace raft::system_test {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Fast timings so the suite stays short; the defaults are exercised by the demo.
+const std::vector<std::string> kFastFlags = {"--heartbeat-interval", "20", "--election-timeout", "150", "--tick", "5",
+                                             "--snapshot-threshold", "200", "--snapshot-trailing", "20",
+                                             "--request-timeout", "3000"};
+
+std::string any_running_client(RaftdCluster& cluster) { return cluster.client(cluster.running_names().front()); }
+
+// Writes until acknowledged (retrying 503 "not performed"); returns the log index.
+std::uint64_t put(RaftdCluster& cluster, const std::string& key, const std::string& value) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    for (const std::string& name : cluster.running_names()) {
+      const HttpReply reply = http_call(cluster.client(name), "PUT", "/v1/kv/" + key, value);
+      if (reply.status == 200) return json::parse(reply.body).at("index").get<std::uint64_t>();
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  ADD_FAILURE() << "could not write " << key;
+  return 0;
+}
+
+std::optional<std::string> get(const std::string& client, const std::string& key) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const HttpReply reply = http_call(client, "GET", "/v1/kv/" + key);
+    if (reply.status == 200) return reply.body;
+    if (reply.status == 404) return std::nullopt;
+    std::this_thread::sleep_for(50ms);
+  }
+  ADD_FAILURE() << "could not read " << key << " from " << client;
+  return std::nullopt;
+}
+
+TEST(Raftd, KilledLeaderIsReplacedWithin2sAndNoAcknowledgedWriteIsLost) {
+  RaftdCluster cluster(3, kFastFlags);
+  const std::string leader = cluster.wait_for_leader();
+  ASSERT_FALSE(leader.empty());
+  for (int i = 0; i < 50; ++i) put(cluster, "k" + std::to_string(i), "v" + std::to_string(i));
+  cluster.kill(leader);
+  const auto killed_at = Clock::now();
+  const std::string next = cluster.wait_for_leader(5s, leader);
+  const auto elapsed = Clock::now() - killed_at;
+  ASSERT_FALSE(next.empty());
+  EXPECT_LT(elapsed, 2s) << "new leader after " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()
+                         << " ms";
+  for (const std::string& name : cluster.running_names()) {
+    for (int i = 0; i < 50; ++i) EXPECT_EQ(get(cluster.client(name), "k" + std::to_string(i)), "v" + std::to_string(i));
+  }
+}
+
+TEST(Raftd, PausedNodesCatchUpAndAPausedLeaderStepsDown) {
+  RaftdCluster cluster(3, kFastFlags);
+  const std::string leader = cluster.wait_for_leader();
+  ASSERT_FALSE(leader.empty());
+  // A paused follower misses writes, then catches up.
+  std::string follower;
+  for (const std::string& name : cluster.names()) {
+    if (name != leader) follower = name;
+  }
+  cluster.pause(follower);
+  for (int i = 0; i < 30; ++i) put(cluster, "p" + std::to_string(i), "x");
+  cluster.resume(follower);
+  EXPECT_EQ(get(cluster.client(follower), "p29"), "x");
+  // A paused leader is replaced; once resumed it follows the new one.
+  cluster.pause(leader);
+  const std::string next = cluster.wait_for_leader(5s, leader);
+  ASSERT_FALSE(next.empty());
+  put(cluster, "after", "pause");
+  cluster.resume(leader);
+  EXPECT_EQ(get(cluster.client(leader), "after"), "pause");
+  const auto status = json::parse(http_call(cluster.client(leader), "GET", "/v1/status").body);
+  EXPECT_NE(status.value("state", ""), "leader");
+}
+
+TEST(Raftd, RestartingEveryNodeKeepsAllData) {
+  RaftdCluster cluster(3, kFastFlags);
+  ASSERT_FALSE(cluster.wait_for_leader().empty());
+  for (int i = 0; i < 300; ++i) put(cluster, "r" + std::to_string(i), std::to_string(i));  // crosses snapshots
+  for (const std::string& name : cluster.names()) cluster.stop(name);
+  for (const std::string& name : cluster.names()) cluster.restart(name);
+  ASSERT_FALSE(cluster.wait_for_leader().empty());
+  for (const std::string& name : cluster.names()) {
+    for (int i = 0; i < 300; i += 37) EXPECT_EQ(get(cluster.client(name), "r" + std::to_string(i)), std::to_string(i));
+  }
+}
+
+TEST(Raftd, AFourthNodeJoinsAndIsPromotedThenAnotherIsRemoved) {
+  RaftdCluster cluster(3, kFastFlags);
+  ASSERT_FALSE(cluster.wait_for_leader().empty());
+  for (int i = 0; i < 20; ++i) put(cluster, "j" + std::to_string(i), "y");
+  cluster.join("n4", "n1");
+  bool voter = false;
+  for (int i = 0; i < 200 && !voter; ++i) {
+    const auto members = json::parse(http_call(cluster.client("n1"), "GET", "/v1/members").body)["members"];
+    for (const auto& m : members) voter = voter || (m.value("id", "") == "n4" && m.value("voter", false));
+    std::this_thread::sleep_for(25ms);
+  }
+  EXPECT_TRUE(voter) << "n4 was not promoted";
+  EXPECT_EQ(get(cluster.client("n4"), "j19"), "y");
+  const HttpReply removed = http_call(cluster.client("n4"), "DELETE", "/v1/members/n2");
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  const auto members = json::parse(http_call(cluster.client("n1"), "GET", "/v1/members").body)["members"];
+  EXPECT_EQ(members.size(), 3u);
+  cluster.kill("n2");
+  put(cluster, "after-remove", "z");
+  EXPECT_EQ(get(cluster.client("n4"), "after-remove"), "z");
+}
+
+TEST(Raftd, ValueAtTheLimitIsStoredAndOneByteMoreIs413) {
+  RaftdCluster cluster(3, kFastFlags);
+  ASSERT_FALSE(cluster.wait_for_leader().empty());
+  const std::string at_limit(1 << 20, 'a');
+  const std::string client = any_running_client(cluster);
+  HttpReply reply;
+  for (int i = 0; i < 20; ++i) {
+    reply = http_call(client, "PUT", "/v1/kv/big", at_limit);
+    if (reply.status == 200) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(get(client, "big")->size(), at_limit.size());
+  EXPECT_EQ(http_call(client, "PUT", "/v1/kv/big", at_limit + "b").status, 413);
+  EXPECT_EQ(http_call(client, "PUT", "/v1/kv/" + std::string(1025, 'k'), "v").status, 413);
+}
+
+TEST(Raftd, GarbageOnBothPortsDoesNotHurtTheNode) {
+  RaftdCluster cluster(3, kFastFlags);
+  ASSERT_FALSE(cluster.wait_for_leader().empty());
+  const auto& n1 = cluster.member("n1");
+  std::mt19937 rng(7);
+  for (int round = 0; round < 20; ++round) {
+    std::string junk(1 + rng() % 4000, '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    raw_exchange(n1.client, junk, 200ms);
+    raw_exchange(n1.peer, junk, 200ms);
+  }
+  raw_exchange(n1.peer, "POST /raft/messages HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 500ms);
+  raw_exchange(n1.client, "GET /v1/kv/%zz HTTP/1.1\r\n\r\n", 500ms);
+  EXPECT_EQ(http_call(n1.client, "GET", "/v1/status").status, 200);
+  put(cluster, "still", "alive");
+  EXPECT_EQ(get(n1.client, "still"), "alive");
+}
+
+// Concurrent clients through kills, restarts and pauses; the recorded history must be
+// linearizable and every acknowledged write must survive.
+TEST(Raftd, HistoryUnderFaultsIsLinearizable) {
+  const std::uint64_t seed = 20261122;
+  RecordProperty("seed", std::to_string(seed));
+  RaftdCluster cluster(3, kFastFlags);
+  ASSERT_FALSE(cluster.wait_for_leader().empty());
+  std::mutex mutex;
+  std::vector<sim::Operation> history;
+  const auto t0 = Clock::now();
+  auto now_us = [&] { return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()); };
+  std::atomic<bool> stop{false};
+  std::mutex cluster_mutex;  // the fault thread changes processes while clients pick nodes
+
+  auto client_loop = [&](int id) {
+    std::mt19937_64 rng(seed + static_cast<std::uint64_t>(id));
+    int counter = 0;
+    while (!stop) {
+      std::string address;
+      {
+        std::lock_guard lock(cluster_mutex);
+        const auto names = cluster.running_names();
+        if (names.empty()) continue;
+        address = cluster.client(names[rng() % names.size()]);
+      }
+      const std::string key = "x" + std::to_string(rng() % 3);
+      const int kind = static_cast<int>(rng() % 3);
+      sim::Operation op;
+      op.client = id;
+      op.key = key;
+      op.call_time = now_us();
+      if (kind == 0) {
+        op.kind = sim::OpKind::kPut;
+        op.value = std::to_string(id) + "-" + std::to_string(counter++);
+        const HttpReply r = http_call(address, "PUT", "/v1/kv/" + key, op.value, 2s);
+        if (r.status == 200) op.return_time = now_us();
+        else if (r.status == 0 || r.status == 504) op.return_time = sim::kNeverReturned;
+        else continue;  // certainly not performed
+      } else if (kind == 1) {
+        op.kind = sim::OpKind::kGet;
+        const HttpReply r = http_call(address, "GET", "/v1/kv/" + key, "", 2s);
+        if (r.status == 200) op.read_value = r.body;
+        else if (r.status != 404) continue;  // a failed read constrains nothing
+        op.return_time = now_us();
+      } else {
+        op.kind = sim::OpKind::kCas;
+        op.expected = std::to_string(rng() % 4) + "-" + std::to_string(rng() % 3);
+        std::optional<std::string> seen;
+        op.value = std::to_string(id) + "-" + std::to_string(counter++);
+        const HttpReply r = http_call(address, "PUT", "/v1/kv/" + key + "?prev_value=" + op.expected, op.value, 2s);
+        if (r.status == 200 || r.status == 412) {
+          op.applied = r.status == 200;
+          op.return_time = now_us();
+        } else if (r.status == 0 || r.status == 504) {
+          op.return_time = sim::kNeverReturned;
+        } else {
+          continue;
+        }
+      }
+      std::lock_guard lock(mutex);
+      history.push_back(std::move(op));
+    }
+  };
+
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) clients.emplace_back(client_loop, i);
+  std::mt19937_64 rng(seed);
+  const auto names = cluster.names();
+  for (int round = 0; round < 6; ++round) {
+    std::this_thread::sleep_for(700ms);
+    const std::string victim = names[rng() % names.size()];
+    std::lock_guard lock(cluster_mutex);
+    switch (rng() % 3) {
+      case 0: cluster.kill(victim); break;
+      case 1: cluster.pause(victim); break;
+      default: cluster.stop(victim); break;
+    }
+    std::this_thread::sleep_for(500ms);
+    if (cluster.member(victim).paused) {
+      cluster.resume(victim);
+    } else {
+      cluster.restart(victim);
+    }
+  }
+  std::this_thread::sleep_for(500ms);
+  stop = true;
+  for (std::thread& t : clients) t.join();
+
+  ASSERT_GT(history.size(), 50u) << "too few operations completed";
+  const sim::CheckResult result = sim::check_history(history);
+  EXPECT_TRUE(result.linearizable) << "seed " << seed << ": " << (result.gave_up ? "gave up: " : "") << result.explanation;
+  std::size_t acknowledged = 0;
+  for (const sim::Operation& op : history) acknowledged += op.has_returned() && op.kind != sim::OpKind::kGet;
+  std::printf("history: %zu operations, %zu acknowledged writes, seed %llu\n", history.size(), acknowledged,
+              static_cast<unsigned long long>(seed));
+}
+
+}  // namespace
+}  // namespace raft::system_test
