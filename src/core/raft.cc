@@ -80,7 +80,7 @@ Raft::Raft(const Options& options, const LogStorage& storage)
   term_ = hard_state.term();
   vote_ = hard_state.vote();
   last_handed_out_hard_state_ = hard_state;
-  last_handed_out_hard_state_.set_commit(log_->committed());
+  last_handed_out_hard_state_.set_commit(hard_state_commit());
   persisted_ = PersistMark{.snapshot_index = 0,
                            .last_index = log_->last_index(),
                            .last_term = log_->last_term(),
@@ -977,7 +977,10 @@ void Raft::track_configuration(const pb::Entry& entry) {
 
 void Raft::drop_truncated_configurations() {
   bool dropped = false;
-  while (!configurations_.empty() &&
+  // A committed entry is never truncated, but it may be compacted away (the runtime
+  // compacts storage behind the core's back), and then its term is unknown: only
+  // records after the commit index can have been truncated.
+  while (!configurations_.empty() && configurations_.back().index > log_->committed() &&
          !log_->match_term(configurations_.back().index, configurations_.back().term)) {
     configurations_.pop_back();
     dropped = true;
@@ -1016,6 +1019,16 @@ pb::Message Raft::new_message(NodeId to) const {
   return m;
 }
 
+Index Raft::hard_state_commit() const {
+  // The stored commit index is restored (clamped to the last stored index) after a
+  // restart, and it may be written lazily, without a sync: if it covered entries not
+  // yet durable, a crash could keep it while losing those entries, and the restarted
+  // node would take the stale entries still stored at those indexes for committed
+  // ones. Entries up to the persisted index are durable and, being at or below the
+  // commit index, never overwritten, so storing at most that is always safe.
+  return std::min(log_->committed(), log_->persisted_index());
+}
+
 void Raft::send(pb::Message&& m) { messages_.push_back(std::move(m)); }
 void Raft::send_persisted(pb::Message&& m) { persisted_messages_.push_back(std::move(m)); }
 
@@ -1023,7 +1036,7 @@ bool Raft::has_ready() const {
   if (!messages_.empty() || !persisted_messages_.empty() || !read_states_.empty()) return true;
   if (SoftState{leader_, role_, term_} != last_soft_state_) return true;
   if (term_ != last_handed_out_hard_state_.term() || vote_ != last_handed_out_hard_state_.vote() ||
-      log_->committed() != last_handed_out_hard_state_.commit()) {
+      hard_state_commit() != last_handed_out_hard_state_.commit()) {
     return true;
   }
   return log_->has_unpersisted() || log_->has_committed_to_apply();
@@ -1038,11 +1051,11 @@ Ready Raft::ready() {
   }
   const bool term_or_vote_changed =
       term_ != last_handed_out_hard_state_.term() || vote_ != last_handed_out_hard_state_.vote();
-  if (term_or_vote_changed || log_->committed() != last_handed_out_hard_state_.commit()) {
+  if (term_or_vote_changed || hard_state_commit() != last_handed_out_hard_state_.commit()) {
     pb::HardState state;
     state.set_term(term_);
     state.set_vote(vote_);
-    state.set_commit(log_->committed());
+    state.set_commit(hard_state_commit());
     last_handed_out_hard_state_ = state;
     ready.hard_state = std::move(state);
   }

@@ -207,6 +207,8 @@ class Raft {
   pb::Message new_message(NodeId to) const;
   void send(pb::Message&& m);            // needs nothing persisted
   void send_persisted(pb::Message&& m);  // only after the current state is durable
+  // The commit index to store in the hard state: never beyond the durable entries.
+  Index hard_state_commit() const;
 
   // Configuration. History of configurations set by entries in the log after the
   // snapshot, so a truncated conf-change entry can be undone.

@@ -1,0 +1,124 @@
+// Checkers of what the state machines do: State Machine Safety and Same Apply
+// Sequence for applied entries, and Acknowledged Not Lost for what clients were told.
+#include <functional>
+#include <string_view>
+
+#include "tests/sim/checkers.h"
+
+namespace raft::sim {
+namespace {
+
+std::string n(core::NodeId id) {
+  return "node " + std::to_string(id);
+}
+
+std::uint64_t content_hash(const pb::Entry& entry) {
+  return std::hash<std::string_view>{}(entry.data()) * 31 +
+         static_cast<std::uint64_t>(entry.type());
+}
+
+// State Machine Safety (Figure 3): if a server has applied a log entry at a given
+// index to its state machine, no other server will ever apply a different log entry
+// for the same index. Same Apply Sequence: each node applies 1, 2, 3, ... in order
+// (from the start again after a restart), only committed entries, and all nodes end
+// with the same state.
+class ApplyChecker final : public Checker {
+ public:
+  void on_start(const SimNode& node) override {
+    if (next_.size() <= node.id()) next_.resize(node.id() + 1, 1);
+    next_[node.id()] = node.disk().written().snapshot_metadata().index() + 1;
+  }
+
+  void on_apply(const SimNode& node, const pb::Entry& entry) override {
+    const core::Index i = entry.index();
+    core::Index& next = next_[node.id()];
+    if (i != next) {
+      fail(property::kSameApplySequence, node.id(), entry.term(), i,
+           n(node.id()) + " applied index " + std::to_string(i) + " when index " +
+               std::to_string(next) + " was next");
+      return;
+    }
+    ++next;
+    if (i > node.core().commit_index()) {
+      fail(property::kStateMachineSafety, node.id(), entry.term(), i,
+           n(node.id()) + " applied index " + std::to_string(i) + " beyond its commit index " +
+               std::to_string(node.core().commit_index()));
+      return;
+    }
+    if (i > applied_.size()) {
+      applied_.push_back(Applied{entry.term(), content_hash(entry), node.id()});
+      return;
+    }
+    const Applied& a = applied_[i - 1];
+    if (a.term != entry.term() || a.content != content_hash(entry)) {
+      fail(property::kStateMachineSafety, node.id(), entry.term(), i,
+           n(node.id()) + " applied entry (" + std::to_string(i) + ", term " +
+               std::to_string(entry.term()) + ") but " + n(a.node) + " applied (" +
+               std::to_string(i) + ", term " + std::to_string(a.term) + ")" +
+               (a.term == entry.term() ? " with other content" : ""));
+    }
+  }
+
+  void at_end() override {
+    const SimNode& first = cluster().node(1);
+    for (int id = 2; id <= cluster().node_count(); ++id) {
+      const SimNode& other = cluster().node(static_cast<core::NodeId>(id));
+      if (other.kv().data() != first.kv().data()) {
+        fail(property::kSameApplySequence, other.id(), 0, other.applied_index(),
+             n(other.id()) + " ended with a different key-value state than node 1 (applied " +
+                 std::to_string(other.applied_index()) + " vs " +
+                 std::to_string(first.applied_index()) + ")");
+        return;
+      }
+    }
+  }
+
+ private:
+  struct Applied {
+    core::Term term;
+    std::uint64_t content;
+    core::NodeId node;
+  };
+  std::vector<Applied> applied_;  // applied_[i - 1]: index i
+  std::vector<core::Index> next_;
+};
+
+// Acknowledged Not Lost: every operation a client was told succeeded is, once the
+// cluster has converged, at its (index, term) in every node's applied sequence.
+class AcknowledgedChecker final : public Checker {
+ public:
+  void on_acknowledged(const ClientReply& reply, const Operation& /*op*/) override {
+    acknowledged_.push_back(reply);
+  }
+  void at_end() override {
+    for (const ClientReply& ack : acknowledged_) {
+      for (int id = 1; id <= cluster().node_count(); ++id) {
+        const SimNode& node = cluster().node(static_cast<core::NodeId>(id));
+        const core::Term applied = node.applied_term(ack.index);
+        if (applied != ack.term) {
+          fail(property::kAcknowledgedNotLost, node.id(), ack.term, ack.index,
+               "client " + std::to_string(ack.client) + " was told its operation committed at (" +
+                   std::to_string(ack.index) + ", term " + std::to_string(ack.term) + ") but " +
+                   n(node.id()) +
+                   (applied == 0 ? " never applied that index"
+                                 : " applied term " + std::to_string(applied) + " there"));
+          return;
+        }
+      }
+    }
+  }
+
+ private:
+  std::vector<ClientReply> acknowledged_;
+};
+
+}  // namespace
+
+std::unique_ptr<Checker> make_apply_checker() {
+  return std::make_unique<ApplyChecker>();
+}
+std::unique_ptr<Checker> make_acknowledged_checker() {
+  return std::make_unique<AcknowledgedChecker>();
+}
+
+}  // namespace raft::sim

@@ -1,0 +1,191 @@
+#include "tests/sim/node.h"
+
+#include <stdexcept>
+
+namespace raft::sim {
+
+const char* to_string(ReplyStatus status) {
+  switch (status) {
+    case ReplyStatus::kOk: return "ok";
+    case ReplyStatus::kNotLeader: return "not leader";
+    case ReplyStatus::kBusy: return "busy";
+    case ReplyStatus::kLost: return "lost";
+  }
+  return "?";
+}
+
+SimNode::SimNode(core::NodeId id, const core::Options& options, const pb::Configuration& bootstrap,
+                 const RuntimeConfig& runtime, NodeEnv& env)
+    : id_(id), options_(options), runtime_(runtime), env_(env), disk_(bootstrap) {
+  options_.id = id;
+}
+
+void SimNode::start(std::uint64_t random_seed) {
+  options_.random_seed = random_seed;
+  ++incarnation_;
+  core_ = std::make_unique<core::Raft>(options_, disk_.written());
+}
+
+std::string SimNode::crash(core::Rng& rng, std::uint32_t torn_write_ppm) {
+  core_.reset();
+  awaiting_persist_.clear();
+  sync_in_flight_ = false;
+  kv_ = KvStore();
+  applied_index_ = 0;
+  applied_terms_.clear();
+  proposal_queue_.clear();
+  pending_.clear();
+  return disk_.crash(rng, torn_write_ppm);
+}
+
+void SimNode::tick() {
+  core_->tick();
+  process_ready();
+}
+
+void SimNode::receive(const pb::Message& message) {
+  core_->step(message);
+  process_ready();
+}
+
+void SimNode::process_ready() {
+  while (core_ != nullptr && core_->has_ready()) {
+    core::Ready ready = core_->ready();
+    handle_ready(ready);
+  }
+}
+
+void SimNode::handle_ready(core::Ready& ready) {
+  if (ready.snapshot) {
+    // Nothing compacts the log yet, so no leader can need to send a snapshot.
+    throw std::logic_error("simulator: snapshots are not modelled yet");
+  }
+  // 1. Messages that need nothing durable go out at once.
+  for (pb::Message& m : ready.messages) env_.send(*this, std::move(m));
+  ready.messages.clear();
+
+  // 2. Write; durable later.
+  env_.before_write(*this, ready);
+  disk_.write(ready.entries, ready.hard_state);
+  env_.after_write(*this, ready);
+  awaiting_persist_.push_back(AwaitingPersist{ready.must_sync ? disk_.written_sequence() : 0,
+                                              ready.persist_mark,
+                                              std::move(ready.persisted_messages)});
+  if (ready.must_sync && !sync_in_flight_) start_sync();
+
+  // 4. Apply (committed entries are durable locally already).
+  apply(ready.committed_entries);
+
+  // 3. Whatever is durable now (a Ready with nothing to sync behind durable ones).
+  complete_persisted();
+}
+
+void SimNode::start_sync() {
+  sync_in_flight_ = true;
+  env_.start_sync(*this, disk_.written_sequence());
+}
+
+void SimNode::sync_done(std::uint64_t sequence) {
+  sync_in_flight_ = false;
+  disk_.sync_to(sequence);
+  env_.on_sync(*this);
+  // Writes issued while this sync ran need another one.
+  for (const AwaitingPersist& a : awaiting_persist_) {
+    if (a.sequence > disk_.synced_sequence()) {
+      start_sync();
+      break;
+    }
+  }
+  complete_persisted();
+  process_ready();
+}
+
+void SimNode::complete_persisted() {
+  while (core_ != nullptr && !awaiting_persist_.empty() &&
+         awaiting_persist_.front().sequence <= disk_.synced_sequence()) {
+    AwaitingPersist done = std::move(awaiting_persist_.front());
+    awaiting_persist_.pop_front();
+    core_->on_persisted(done.mark);
+    for (pb::Message& m : done.messages) env_.send(*this, std::move(m));
+  }
+}
+
+void SimNode::apply(const std::vector<pb::Entry>& entries) {
+  if (entries.empty()) return;
+  for (const pb::Entry& entry : entries) {
+    env_.on_apply(*this, entry);
+    applied_index_ = entry.index();
+    if (applied_terms_.size() < entry.index()) applied_terms_.resize(entry.index(), 0);
+    applied_terms_[entry.index() - 1] = entry.term();
+
+    KvResult result;
+    if (entry.type() == pb::ENTRY_NORMAL) {
+      const std::optional<Command> command = decode(entry.data());
+      if (!command)
+        throw std::logic_error("simulator: undecodable command at index " +
+                               std::to_string(entry.index()));
+      result = kv_.apply(*command);
+    }
+    auto it = pending_.find(entry.index());
+    if (it == pending_.end()) continue;
+    ClientReply reply;
+    reply.client = it->second.client;
+    reply.attempt = it->second.attempt;
+    if (it->second.term == entry.term()) {
+      reply.status = ReplyStatus::kOk;
+      reply.result = std::move(result);
+      reply.index = entry.index();
+      reply.term = entry.term();
+    } else {
+      reply.status = ReplyStatus::kLost;
+    }
+    pending_.erase(it);
+    env_.reply(*this, std::move(reply));
+  }
+  core_->on_applied(entries.back().index());
+}
+
+void SimNode::client_request(ClientRequest&& request) {
+  proposal_queue_.push_back(std::move(request));
+  if (proposal_queue_.size() > 1) return;  // a flush is already due
+  if (runtime_.batch_delay_ms == 0) {
+    flush_proposals();
+  } else {
+    env_.schedule_flush(*this);
+  }
+}
+
+void SimNode::reject(const ClientRequest& request, const core::ProposeResult& result) {
+  ClientReply reply;
+  reply.client = request.client;
+  reply.attempt = request.attempt;
+  reply.status = *result.error == core::ProposeError::kNotLeader ? ReplyStatus::kNotLeader
+                                                                 : ReplyStatus::kBusy;
+  reply.leader_hint = core_->leader();
+  env_.reply(*this, std::move(reply));
+}
+
+void SimNode::flush_proposals() {
+  while (!proposal_queue_.empty()) {
+    const std::size_t count =
+        std::min(proposal_queue_.size(), static_cast<std::size_t>(runtime_.max_batch_commands));
+    std::vector<std::string> commands;
+    commands.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) commands.push_back(encode(proposal_queue_[i].command));
+    const core::ProposeResult result = core_->propose(commands);
+    for (std::size_t i = 0; i < count; ++i) {
+      const ClientRequest& request = proposal_queue_[i];
+      if (!result.ok()) {
+        reject(request, result);
+      } else {
+        pending_[result.first_index + i] =
+            PendingProposal{result.term, request.client, request.attempt};
+      }
+    }
+    proposal_queue_.erase(proposal_queue_.begin(),
+                          proposal_queue_.begin() + static_cast<std::ptrdiff_t>(count));
+  }
+  process_ready();
+}
+
+}  // namespace raft::sim
