@@ -37,6 +37,9 @@ struct NodeOptions {
   // cluster (it waits, as a non-voter, for the leader to contact it).
   std::vector<Peer> initial_cluster;
   bool join = false;
+  // With `join`: members of the running cluster (ids and peer addresses) to answer
+  // until this node learns the configuration from the leader's log or snapshot.
+  std::vector<Peer> join_peers;
 
   // Timing. The core runs on ticks of `tick_interval`; timeouts are rounded to ticks.
   // Default heartbeat 50 ms; election timeout randomized in [250, 500) ms.

@@ -146,6 +146,11 @@ Status NodeImpl::start() {
   } catch (const std::exception& e) {
     return error(ErrorCode::kInvalidArgument, std::string("cannot start the transport: ") + e.what());
   }
+  for (const Peer& peer : options_.join_peers) {
+    if (peer.id == options_.id || peer.peer_address.empty()) continue;
+    transport_->set_peer(peer.id, peer.peer_address);
+    transport_peers_[peer.id] = peer.peer_address;
+  }
 
   apply_ = std::make_unique<ApplyWorker>();
   started_ = true;
@@ -730,22 +735,24 @@ void NodeImpl::on_leader_change(const core::SoftState& soft) {
 
 void NodeImpl::sync_configuration() {
   const pb::Configuration& configuration = core_->configuration();
+  // A joining node keeps its seed addresses until it learns the real membership.
+  if (configuration.members_size() == 0) return;
   std::string fingerprint = configuration.SerializeAsString();
   if (fingerprint == configuration_fingerprint_) return;
   configuration_fingerprint_ = std::move(fingerprint);
 
-  std::map<NodeId, std::string> peers;
+  // Addresses are added or updated, never forgotten: a removed leader keeps leading
+  // until its removal commits, so the remaining members must still be able to answer
+  // it. The core only ever addresses members and whoever wrote to it, so a stale
+  // entry costs nothing.
   for (const pb::Member& m : configuration.members()) {
-    if (m.id() != options_.id) peers[m.id()] = m.peer_address();
+    if (m.id() == options_.id || m.peer_address().empty()) continue;
+    auto it = transport_peers_.find(m.id());
+    if (it == transport_peers_.end() || it->second != m.peer_address()) {
+      transport_->set_peer(m.id(), m.peer_address());
+      transport_peers_[m.id()] = m.peer_address();
+    }
   }
-  for (const auto& [id, address] : transport_peers_) {
-    if (!peers.count(id)) transport_->remove_peer(id);
-  }
-  for (const auto& [id, address] : peers) {
-    auto it = transport_peers_.find(id);
-    if (it == transport_peers_.end() || it->second != address) transport_->set_peer(id, address);
-  }
-  transport_peers_ = std::move(peers);
   log("configuration: " + core::describe(configuration));
   if (events_.on_membership_change) events_.on_membership_change(members_of(configuration));
 }

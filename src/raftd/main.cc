@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "raft/node.h"
@@ -91,14 +92,15 @@ std::string timestamp() {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&seconds, &tm);
-  char buffer[40];
+  char buffer[96];  // ample for any int values, so -Wformat-truncation stays quiet
   std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   return buffer;
 }
 
-// Asks a live member (its client address) to add this node as a learner.
-void request_join(const Flags& flags) {
+// Asks a live member (its client address) to add this node as a learner; returns the
+// members it reports, so this node can answer them before it has the configuration.
+std::vector<raft::Peer> request_join(const Flags& flags) {
   boost::asio::io_context io;
   raft::http::Client client(io);
   const std::string body = std::string("{\"id\":\"") + flags.id + "\",\"peer\":\"" + flags.listen_peer +
@@ -110,16 +112,26 @@ void request_join(const Flags& flags) {
     request.body() = body;
     std::string outcome;
     bool done = false;
+    std::vector<raft::Peer> members;
     client.send(flags.join, std::move(request), [&](raft::http::Response* response, const raft::http::ClientError* error) {
       if (response != nullptr && response->result() == boost::beast::http::status::ok) {
         done = true;
+        try {
+          const nlohmann::json answer = nlohmann::json::parse(response->body());  // outlives the loop
+          for (const auto& m : answer.at("members")) {
+            const std::string name = m.value("id", "");
+            members.push_back(raft::Peer{raftd::node_id_from_name(name), name, m.value("peer", ""), m.value("client", "")});
+          }
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "raftd: unexpected join answer '%s': %s\n", response->body().c_str(), e.what());
+        }
       } else {
         outcome = response != nullptr ? std::to_string(response->result_int()) + " " + response->body() : error->message;
       }
     });
     io.run();
     io.restart();
-    if (done) return;
+    if (done) return members;
     std::fprintf(stderr, "raftd: join via %s failed (%s); retrying\n", flags.join.c_str(), outcome.c_str());
     std::this_thread::sleep_for(200ms);
   }
@@ -198,6 +210,9 @@ int main(int argc, char** argv) {
 
   raft::NodeOptions options;
   options.id = id;
+  // A new node asks to be added before it starts: the leader then retries reaching it
+  // until it is up, and this node knows the members' addresses from the answer.
+  if (!flags.join.empty() && fresh) options.join_peers = request_join(flags);
   options.cluster_id = flags.cluster_id;
   options.data_dir = flags.data_dir;
   options.initial_cluster = initial;
@@ -255,8 +270,6 @@ int main(int argc, char** argv) {
   }
   log_line("info", "serving clients on " + flags.listen_client + ", peers on " + flags.listen_peer + ", data in " +
                        flags.data_dir);
-
-  if (!flags.join.empty() && fresh) request_join(flags);
 
   // Housekeeping every 200 ms; clean stop on SIGTERM / SIGINT.
   boost::asio::steady_timer maintenance(io);

@@ -328,3 +328,20 @@ TEST(NodeOverHttp, ThreeNodesReplicateAndSurviveLeaderStop) {
 
 }  // namespace
 }  // namespace raft
+
+namespace raft {
+namespace {
+
+TEST(Node, RemovingTheLeaderCompletesAndAnotherLeads) {
+  LocalCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  write_keys(cluster.node(leader), 0, 10);
+  Status removed = cluster.node(leader).remove(leader).get();
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  const NodeId next = cluster.wait_for_leader(leader);
+  EXPECT_NE(next, 0u);
+}
+
+}  // namespace
+}  // namespace raft

@@ -303,7 +303,8 @@ int main(int argc, char** argv) {
   if (*list) {
     const auto reply = connection.call(bhttp::verb::get, "/v1/kv?prefix=" + percent_encode(prefix) + "&limit=" + std::to_string(limit));
     if (int code = report(reply, connection); code != kOk) return code;
-    for (const json& item : json::parse(reply->body)["items"]) {
+    const json answer = json::parse(reply->body);  // a range-for over a temporary's member would dangle
+    for (const json& item : answer["items"]) {
       std::cout << item.value("key", "") << "\t" << item.value("value", "") << "\n";
     }
     return kOk;
@@ -320,7 +321,8 @@ int main(int argc, char** argv) {
       reply = connection.call(bhttp::verb::get, "/v1/members");
     }
     if (int code = report(reply, connection); code != kOk) return code;
-    for (const json& m : json::parse(reply->body)["members"]) {
+    const json answer = json::parse(reply->body);
+    for (const json& m : answer["members"]) {
       std::printf("%s%s%s%s\n", pad(m.value("id", ""), 8).c_str(), pad(m.value("voter", false) ? "voter" : "learner", 9).c_str(),
                   pad(m.value("peer", ""), 22).c_str(), m.value("client", "").c_str());
     }
