@@ -90,6 +90,7 @@ Raft::Raft(const Options& options, const LogStorage& storage)
   restore_configurations(storage);
 
   become_follower(term_, kNoNode);
+  restarted_ = term_ > 0;
   last_soft_state_ = SoftState{leader_, role_, term_};
 }
 
@@ -117,6 +118,7 @@ void Raft::reset(Term term) {
   uncommitted_batches_.clear();
   self_vote_persisted_ = false;
   transfer_target_ = kNoNode;
+  timeout_now_sent_ = false;
   term_start_index_ = 0;
   pending_conf_index_ = 0;
   acked_round_.clear();
@@ -190,6 +192,7 @@ void Raft::tick() {
 
 void Raft::tick_election() {
   ++election_elapsed_;
+  if (election_elapsed_ >= options_.election_timeout_ticks) restarted_ = false;
   if (promotable() && past_election_timeout()) {
     election_elapsed_ = 0;
     start_election(options_.pre_vote, /*transfer=*/false);
@@ -259,8 +262,9 @@ void Raft::start_election(bool pre_vote, bool transfer) {
 bool Raft::in_lease() const {
   // A follower that heard from a live leader within the minimum election timeout
   // ignores vote requests (dissertation §4.2.3), so a removed or partitioned server
-  // cannot depose a healthy leader.
-  return options_.check_quorum && leader_ != kNoNode &&
+  // cannot depose a healthy leader. A restarted node cannot tell when it last heard
+  // from one, so it keeps the promise for an election timeout after restarting.
+  return options_.check_quorum && (leader_ != kNoNode || restarted_) &&
          election_elapsed_ < options_.election_timeout_ticks;
 }
 
@@ -817,6 +821,7 @@ std::optional<TransferError> Raft::transfer_leadership(NodeId to) {
 }
 
 void Raft::send_timeout_now(NodeId to) {
+  timeout_now_sent_ = true;
   pb::Message m = new_message(to);
   m.mutable_timeout_now();
   send(std::move(m));
@@ -863,7 +868,7 @@ void Raft::handle_read_index_response(const pb::Message& m) {
 
 bool Raft::lease_valid() const {
   if (!options_.check_quorum || role_ != Role::kLeader || transfer_target_ != kNoNode ||
-      log_->committed() < term_start_index_) {
+      timeout_now_sent_ || log_->committed() < term_start_index_) {
     return false;
   }
   // The latest tick such that a quorum acknowledged a heartbeat sent at or after it.

@@ -280,6 +280,11 @@ class Raft {
   // Candidate: whether its own vote for itself is durable yet (a self-vote only
   // counts once persisted; otherwise a crash could let it vote twice in one term).
   bool self_vote_persisted_ = false;
+  // Restarted with a term (so it may have acknowledged a leader's heartbeat just
+  // before going down) less than an election timeout ago: it keeps the CheckQuorum
+  // promise not to vote for another candidate meanwhile (in_lease()), which the
+  // leader's lease (§6.4.1) relies on.
+  bool restarted_ = false;
 
   // Configuration history (see ConfigRecord); base_configuration_ is the
   // snapshot's.
@@ -294,6 +299,10 @@ class Raft {
 
   // Leader: the target of a leadership transfer in progress.
   NodeId transfer_target_ = kNoNode;
+  // Leader: a TimeoutNow was sent in this term. Its target's election bypasses the
+  // followers' lease and may happen at any later time (the message may be delayed
+  // past an aborted transfer), so the lease is not trusted again in this term.
+  bool timeout_now_sent_ = false;
 
   // Logical clock: ticks since start. Heartbeats carry it to measure the lease.
   std::uint64_t ticks_ = 0;

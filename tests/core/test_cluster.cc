@@ -34,6 +34,12 @@ void TestCluster::handle_ready(NodeId id) {
   while (node.raft->has_ready()) {
     Ready ready = node.raft->ready();
     for (pb::Message& m : ready.messages) queue_.push_back(std::move(m));
+    if (ready.snapshot) {
+      // Step 2 of the Ready contract: install the snapshot before the entries.
+      node.storage->install_snapshot(*ready.snapshot);
+      node.installed_snapshots.push_back(*ready.snapshot);
+    }
+    for (ReadState& state : ready.read_states) node.read_states.push_back(std::move(state));
     node.storage->append(ready.entries);
     if (ready.hard_state) node.storage->set_hard_state(*ready.hard_state);
     node.raft->on_persisted(ready.persist_mark);
@@ -178,6 +184,30 @@ ProposeResult TestCluster::propose(NodeId id, const std::string& command) {
   ProposeResult result = nodes_.at(id).raft->propose(command);
   handle_ready(id);
   return result;
+}
+
+void TestCluster::add_node(const Options& options, const pb::Configuration& bootstrap) {
+  Node node;
+  node.options = options;
+  node.storage = std::make_unique<MemoryLogStorage>(bootstrap);
+  node.raft = std::make_unique<Raft>(node.options, *node.storage);
+  nodes_.emplace(options.id, std::move(node));
+}
+
+ProposeResult TestCluster::propose_conf_change(NodeId id, const pb::ConfChange& change,
+                                               std::string* error) {
+  ProposeResult result = nodes_.at(id).raft->propose_conf_change(change, error);
+  handle_ready(id);
+  return result;
+}
+
+void TestCluster::compact(NodeId id, Index index) {
+  Node& node = nodes_.at(id);
+  pb::SnapshotMetadata metadata;
+  metadata.set_index(index);
+  metadata.set_term(node.storage->term(index).value());
+  *metadata.mutable_configuration() = node.raft->configuration_at(index);
+  node.storage->compact(metadata);
 }
 
 }  // namespace raft::core::testing

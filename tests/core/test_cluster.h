@@ -73,12 +73,35 @@ class TestCluster {
   // Proposes through `id` and returns the result.
   ProposeResult propose(NodeId id, const std::string& command);
 
+  // ---- Membership, snapshots and reads -------------------------------------------
+
+  // Adds a node with its own empty storage whose bootstrap configuration is
+  // `bootstrap` (empty: it joins knowing no configuration and learns it from the log
+  // or a snapshot). `options.id` must be new and non-zero. It is not a member of
+  // anyone else's configuration until a change adds it.
+  void add_node(const Options& options, const pb::Configuration& bootstrap = {});
+  // Proposes a membership change through `id`, handling the Readies it causes.
+  ProposeResult propose_conf_change(NodeId id, const pb::ConfChange& change,
+                                    std::string* error = nullptr);
+  // Compacts node `id`'s storage up to `index` (REQUIRES: applied there), with
+  // snapshot metadata naming the configuration in force at `index`, as the runtime
+  // does after taking a snapshot. The core is not told (it reads storage directly).
+  void compact(NodeId id, Index index);
+  // Snapshots node `id` installed from Ready::snapshot, in order.
+  const std::vector<pb::SnapshotMetadata>& installed_snapshots(NodeId id) const {
+    return nodes_.at(id).installed_snapshots;
+  }
+  // ReadStates node `id` received in its Readies, in order.
+  const std::vector<ReadState>& read_states(NodeId id) const { return nodes_.at(id).read_states; }
+
  private:
   struct Node {
     std::unique_ptr<MemoryLogStorage> storage;
     std::unique_ptr<Raft> raft;
     Options options;
     std::vector<std::string> applied;
+    std::vector<pb::SnapshotMetadata> installed_snapshots;
+    std::vector<ReadState> read_states;
   };
   bool linked(NodeId from, NodeId to) const;
   void handle_ready(NodeId id);
