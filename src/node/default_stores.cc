@@ -1,10 +1,8 @@
 #include "src/node/default_stores.h"
 
-#include <filesystem>
-
 #include "src/transport/http_peer_transport.h"
-#include "src/wal/file_snapshot_store.h"
-#include "src/wal/wal_log_store.h"
+#include "src/storage/durable_log.h"
+#include "src/storage/snapshot_store.h"
 
 namespace raft {
 
@@ -16,16 +14,21 @@ Status open_default_stores(const NodeOptions& options, std::shared_ptr<LogStore>
   if (options.data_dir.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "data_dir is required unless both stores are given");
   }
-  try {
-    if (!log_store) {
-      wal::WalOptions wal_options;
-      wal_options.dir = options.data_dir + "/wal";
-      std::filesystem::create_directories(options.data_dir);
-      log_store = wal::WalLogStore::open(wal_options);
-    }
-    if (!snapshot_store) snapshot_store = std::make_shared<wal::FileSnapshotStore>(options.data_dir + "/snapshots");
-  } catch (const std::exception& e) {
-    return make_error(ErrorCode::kStorage, e.what());
+  // The defaults are the durable log and file snapshots of src/storage
+  // (docs/storage-format.md): <data_dir>/wal and <data_dir>/snapshots.
+  if (!log_store) {
+    storage::DurableLogOptions log_options;
+    log_options.dir = options.data_dir + "/wal";
+    auto opened = storage::DurableLog::open(log_options);
+    if (!opened.ok()) return opened.error();
+    log_store = std::move(opened).value();
+  }
+  if (!snapshot_store) {
+    storage::FileSnapshotStoreOptions snapshot_options;
+    snapshot_options.dir = options.data_dir + "/snapshots";
+    auto opened = storage::FileSnapshotStore::open(snapshot_options);
+    if (!opened.ok()) return opened.error();
+    snapshot_store = std::move(opened).value();
   }
   return Ok{};
 }
