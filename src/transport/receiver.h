@@ -1,0 +1,61 @@
+// What the HTTP transport does with a well-formed HTTP request from a peer: the
+// routing table of docs/wire-protocol.md. Bodies are decoded and validated by the
+// codec; messages go to the node's handler on the io thread (on_messages only queues
+// them); snapshot chunks go to the SnapshotAssembler on the disk thread, because
+// writing and committing a snapshot touches the disk.
+//
+//   GET  /raft/health                      200
+//   POST /raft/messages   MessageBatch     204 | 400 | 403 | 413 | 421 | 503
+//   POST /raft/snapshot   one chunk        204 chunk kept | 200 committed |
+//                                          400 | 403 | 409 | 413 | 421 | 500 | 503
+//   other paths 404; other methods 405; a POST body that is not
+//   application/x-protobuf 415.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <set>
+
+#include "raft/transport.h"
+#include "src/transport/codec.h"
+#include "src/transport/counters.h"
+#include "src/transport/http_types.h"
+#include "src/transport/log.h"
+#include "src/transport/snapshot_assembler.h"
+
+namespace raft::transport {
+
+class Receiver {
+ public:
+  // `handler` and `stopping` must outlive the receiver; `disk` runs snapshot writes
+  // and must run one task at a time (the assembler is not thread-safe).
+  Receiver(DecodeLimits limits, SnapshotAssemblerOptions snapshots, TransportHandler* handler,
+           boost::asio::any_io_executor disk, const std::atomic<bool>* stopping, Logger log);
+
+  // Answers one request that came on `connection` (io thread). Never throws for
+  // anything a peer can send.
+  boost::asio::awaitable<HttpResponse> handle(HttpRequest& request, std::uint64_t connection);
+  // `connection` closed: snapshot transfers it carried are abandoned (io thread).
+  void connection_closed(std::uint64_t connection);
+
+  // Abandons half-received snapshots. REQUIRES: the disk executor has stopped.
+  void clear_snapshots();
+
+ private:
+  HttpResponse reject(const DecodeFailure& failure, const char* endpoint);
+  boost::asio::awaitable<HttpResponse> snapshot_chunk(pb::Message&& chunk,
+                                                      std::uint64_t connection);
+
+  DecodeLimits limits_;
+  TransportHandler* handler_;
+  boost::asio::any_io_executor disk_;
+  const std::atomic<bool>* stopping_;
+  Logger log_;
+  LogThrottle foreign_log_throttle_;
+  SnapshotAssembler assembler_;                   // disk thread only
+  std::set<std::uint64_t> snapshot_connections_;  // io thread: connections that carried chunks
+};
+
+}  // namespace raft::transport
