@@ -233,8 +233,13 @@ int main(int argc, char** argv) {
 
   auto kv = std::make_shared<raftd::KvStore>();
   raft::NodeEvents node_events;
-  std::map<raft::NodeId, std::string> names;
-  node_events.on_log = [&](const std::string& line) {
+  // Names of the nodes known at start (initial cluster or join answer) for log lines;
+  // fixed before the node starts, so the node's thread only reads it.
+  std::map<raft::NodeId, std::string> names{{id, flags.id}};
+  for (const raft::Peer& p : initial) names[p.id] = p.name;
+  for (const raft::Peer& p : options.join_peers) names[p.id] = p.name;
+  node_events.on_log = [&](const std::string& raw) {
+    const std::string line = raftd::with_names(raw, names);
     const bool membership = line.rfind("configuration", 0) == 0 || line.rfind("membership", 0) == 0;
     const bool leader = line.rfind("leader is", 0) == 0 || line.rfind("now ", 0) == 0;
     const bool snapshot = line.find("snapshot") != std::string::npos;

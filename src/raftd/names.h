@@ -2,7 +2,10 @@
 // the name, so every node derives the same id from the same name without asking.
 #pragma once
 
+#include <cctype>
 #include <cstdint>
+#include <map>
+#include <string>
 #include <string_view>
 
 namespace raftd {
@@ -15,6 +18,32 @@ inline std::uint64_t node_id_from_name(std::string_view name) {
     hash *= 0x100000001b3ULL;
   }
   return hash == 0 ? 1 : hash;
+}
+
+// `line` with every number that is a known node id replaced by that node's name, so
+// the library's log lines ("leader is 6269...") read as "leader is n2".
+inline std::string with_names(std::string_view line, const std::map<std::uint64_t, std::string>& names) {
+  std::string out;
+  out.reserve(line.size());
+  for (std::size_t i = 0; i < line.size();) {
+    if (!std::isdigit(static_cast<unsigned char>(line[i]))) {
+      out += line[i++];
+      continue;
+    }
+    std::size_t end = i;
+    std::uint64_t value = 0;
+    bool overflow = false;
+    while (end < line.size() && std::isdigit(static_cast<unsigned char>(line[end]))) {
+      const std::uint64_t digit = static_cast<std::uint64_t>(line[end] - '0');
+      if (value > (UINT64_MAX - digit) / 10) overflow = true;
+      value = value * 10 + digit;
+      ++end;
+    }
+    const auto it = overflow ? names.end() : names.find(value);
+    out += it != names.end() ? std::string_view(it->second) : line.substr(i, end - i);
+    i = end;
+  }
+  return out;
 }
 
 }  // namespace raftd
