@@ -1,8 +1,8 @@
 #include "src/node/default_stores.h"
 
-#include "src/transport/http_peer_transport.h"
 #include "src/storage/durable_log.h"
 #include "src/storage/snapshot_store.h"
+#include "src/transport/http_transport.h"
 
 namespace raft {
 
@@ -48,7 +48,7 @@ Status open_default_transport(const NodeOptions& options, std::shared_ptr<Transp
   transport::HttpTransportOptions http;
   http.listen_address = address;
   http.cluster_id = options.cluster_id;
-  transport = std::make_shared<transport::HttpPeerTransport>(http);
+  transport = std::make_shared<transport::HttpTransport>(http);
   return Ok{};
 }
 
