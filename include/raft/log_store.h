@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "raft/latency_histogram.h"
 #include "raft/log_storage.h"
 #include "raft/result.h"
 
@@ -41,6 +42,10 @@ class LogStore : public LogStorage {
 
   // Flushes and closes; later calls fail.
   virtual void close() = 0;
+
+  // Latency of the store's syncs to stable storage (fdatasync), for metrics. A store
+  // that does not sync reports an empty histogram. Thread-safe.
+  virtual LatencySnapshot sync_latency() const { return {}; }
 };
 
 }  // namespace raft

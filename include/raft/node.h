@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "raft/latency_histogram.h"
 #include "raft/options.h"
 #include "raft/result.h"
 #include "raft/state_machine.h"
@@ -60,6 +61,9 @@ struct NodeStatus {
   std::uint64_t proposals_committed = 0;
   std::uint64_t snapshots_taken = 0;
   std::uint64_t snapshots_installed = 0;
+  // Latency of the log store's fdatasync calls since the node opened (empty for
+  // stores that do not sync).
+  LatencySnapshot disk_sync_latency;
 };
 
 // Event callbacks (all optional), called on the event loop thread.

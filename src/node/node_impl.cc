@@ -323,8 +323,14 @@ void NodeImpl::snapshot(std::function<void(Result<Index>)> done) {
 }
 
 NodeStatus NodeImpl::status() const {
-  std::lock_guard lock(status_mutex_);
-  return status_;
+  NodeStatus s;
+  {
+    std::lock_guard lock(status_mutex_);
+    s = status_;
+  }
+  // Live, not as of the last publish: the histogram is thread-safe to read.
+  if (log_store_) s.disk_sync_latency = log_store_->sync_latency();
+  return s;
 }
 
 // ---------------------------------------------------------------------------
@@ -753,8 +759,9 @@ void NodeImpl::sync_configuration() {
       transport_peers_[m.id()] = m.peer_address();
     }
   }
-  log("configuration: " + core::describe(configuration));
+  // Listeners first, so a log line can already name a member that just joined.
   if (events_.on_membership_change) events_.on_membership_change(members_of(configuration));
+  log("configuration: " + core::describe(configuration));
 }
 
 void NodeImpl::maybe_auto_snapshot() {

@@ -714,8 +714,13 @@ void Api::handle_metrics(http::Responder respond) {
   counter("raftd_read_errors_total", "Client reads failed.", metrics_.reads_failed.load());
   counter("raftd_forwarded_total", "Writes forwarded to the leader.", metrics_.forwarded.load());
   counter("raftd_http_requests_total", "HTTP requests received on the client port.", metrics_.http_requests.load());
-  metrics_.write_latency.render(out, "raftd_write_latency_seconds", "Client-visible latency of committed writes.");
-  metrics_.read_latency.render(out, "raftd_read_latency_seconds", "Latency of linearizable and lease reads.");
+  render_histogram(out, "raftd_write_latency_seconds", "Client-visible latency of committed writes.",
+                   metrics_.write_latency.snapshot());
+  render_histogram(out, "raftd_read_latency_seconds", "Latency of linearizable and lease reads.",
+                   metrics_.read_latency.snapshot());
+  render_histogram(out, "raft_disk_sync_latency_seconds",
+                   "Latency of the write-ahead log's fdatasync calls (one per group commit).",
+                   status.disk_sync_latency);
   if (transport_stats_) {
     const raft::TransportStats t = transport_stats_();
     counter("raft_transport_messages_sent_total", "Raft messages sent to peers.", t.messages_sent);

@@ -6,45 +6,21 @@
 
 namespace raftd {
 
-double LatencyHistogram::bucket_bound_seconds(std::size_t i) { return 50e-6 * std::ldexp(1.0, static_cast<int>(i)); }
-
-void LatencyHistogram::record(std::chrono::nanoseconds latency) {
-  const double seconds = static_cast<double>(latency.count()) / 1e9;
-  std::size_t i = 0;
-  while (i < kBuckets && seconds > bucket_bound_seconds(i)) ++i;
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_ns_.fetch_add(static_cast<std::uint64_t>(latency.count()), std::memory_order_relaxed);
-}
-
-void LatencyHistogram::render(std::string& out, const std::string& name, const std::string& help) const {
+void render_histogram(std::string& out, const std::string& name, const std::string& help,
+                      const raft::LatencySnapshot& snapshot) {
   out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
   std::uint64_t cumulative = 0;
   char line[160];
-  for (std::size_t i = 0; i < kBuckets; ++i) {
-    cumulative += buckets_[i].load(std::memory_order_relaxed);
-    std::snprintf(line, sizeof line, "%s_bucket{le=\"%g\"} %llu\n", name.c_str(), bucket_bound_seconds(i),
-                  static_cast<unsigned long long>(cumulative));
+  for (std::size_t i = 0; i < raft::LatencySnapshot::kBuckets; ++i) {
+    cumulative += snapshot.buckets[i];
+    std::snprintf(line, sizeof line, "%s_bucket{le=\"%g\"} %llu\n", name.c_str(),
+                  raft::LatencySnapshot::bucket_bound_seconds(i), static_cast<unsigned long long>(cumulative));
     out += line;
   }
-  cumulative += buckets_[kBuckets].load(std::memory_order_relaxed);
   std::snprintf(line, sizeof line, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9f\n%s_count %llu\n", name.c_str(),
-                static_cast<unsigned long long>(cumulative), name.c_str(),
-                static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9, name.c_str(),
-                static_cast<unsigned long long>(cumulative));
+                static_cast<unsigned long long>(snapshot.count), name.c_str(), snapshot.sum_seconds, name.c_str(),
+                static_cast<unsigned long long>(snapshot.count));
   out += line;
-}
-
-double LatencyHistogram::quantile_ms(double q) const {
-  const std::uint64_t total = count();
-  if (total == 0) return 0;
-  const auto target = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i <= kBuckets; ++i) {
-    cumulative += buckets_[i].load(std::memory_order_relaxed);
-    if (cumulative >= target) return i < kBuckets ? bucket_bound_seconds(i) * 1e3 : INFINITY;
-  }
-  return INFINITY;
 }
 
 namespace {

@@ -1,9 +1,8 @@
 // raftd's own measurements, rendered in the Prometheus text format at GET /metrics
-// and summarized per second for the dashboard's charts. Lock-free counters; the
-// histogram uses fixed exponential buckets so recording is one atomic increment.
+// and summarized per second for the dashboard's charts. Lock-free counters and
+// histograms (raft::LatencyHistogram).
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -11,25 +10,13 @@
 #include <mutex>
 #include <string>
 
+#include "raft/latency_histogram.h"
+
 namespace raftd {
 
-// Latency histogram with buckets from 50 µs doubling to ~52 s.
-class LatencyHistogram {
- public:
-  static constexpr std::size_t kBuckets = 21;
-  void record(std::chrono::nanoseconds latency);
-  // Appends the Prometheus lines for metric `name` (seconds).
-  void render(std::string& out, const std::string& name, const std::string& help) const;
-  // Quantile estimate in milliseconds from the buckets (upper bound of the bucket).
-  double quantile_ms(double q) const;
-  std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
-  static double bucket_bound_seconds(std::size_t i);
-
- private:
-  std::array<std::atomic<std::uint64_t>, kBuckets + 1> buckets_{};  // last: +Inf
-  std::atomic<std::uint64_t> count_{0};
-  std::atomic<std::uint64_t> sum_ns_{0};
-};
+// Appends the Prometheus lines of a latency histogram named `name` (in seconds).
+void render_histogram(std::string& out, const std::string& name, const std::string& help,
+                      const raft::LatencySnapshot& snapshot);
 
 // One second of traffic as the dashboard charts it.
 struct SecondStats {
@@ -48,8 +35,8 @@ class Metrics {
   std::atomic<std::uint64_t> reads_failed{0};
   std::atomic<std::uint64_t> forwarded{0};
   std::atomic<std::uint64_t> http_requests{0};
-  LatencyHistogram write_latency;  // client-visible commit latency on this node
-  LatencyHistogram read_latency;
+  raft::LatencyHistogram write_latency;  // client-visible commit latency on this node
+  raft::LatencyHistogram read_latency;
 
   void record_write(std::chrono::nanoseconds latency, bool ok);
   void record_read(std::chrono::nanoseconds latency, bool ok);

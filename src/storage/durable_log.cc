@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
 #include <future>
 #include <map>
 #include <variant>
@@ -41,6 +42,7 @@ Result<std::shared_ptr<DurableLog>> DurableLog::open(DurableLogOptions options) 
   if (options.max_segment_bytes == 0) return invalid("DurableLogOptions.max_segment_bytes is 0");
   std::shared_ptr<DurableLog> log(new DurableLog(std::move(options)));
   if (Status s = log->recover(); !s.ok()) return s.error();
+  log->completer_ = std::thread([raw = log.get()] { raw->completer_loop(); });
   log->writer_ = std::thread([raw = log.get()] { raw->writer_loop(); });
   return log;
 }
@@ -245,7 +247,7 @@ void DurableLog::writer_loop() {
   }
   // Whatever was written without a sync request becomes durable at close.
   if (open_file_ && unsynced_ && status().ok()) {
-    if (Status s = open_file_->sync_data(); !s.ok()) {
+    if (Status s = sync_open_segment(); !s.ok()) {
       fail(s.error());
     } else {
       unsynced_ = false;
@@ -254,6 +256,13 @@ void DurableLog::writer_loop() {
       durable_index_.store(base_.index() + index_.size(), std::memory_order_release);
     }
   }
+}
+
+Status DurableLog::sync_open_segment() {
+  const auto start = std::chrono::steady_clock::now();
+  Status status = open_file_->sync_data();
+  if (status.ok()) sync_latency_.record(std::chrono::steady_clock::now() - start);
+  return status;
 }
 
 void DurableLog::fail(const Error& error) {
@@ -266,10 +275,11 @@ void DurableLog::process(std::vector<Op>& ops) {
         std::lock_guard lock(mu_);
         return failed_;
       }()) {
+    std::vector<Completion> batch;
     for (Op& op : ops) {
-      if (op.done) op.done(*failed);
+      if (op.done) batch.push_back(Completion{std::move(op.done), *failed});
     }
-    return;
+    return complete(std::move(batch));
   }
 
   // 1. Plan and encode the whole batch, against a shadow of the log's shape (the
@@ -363,9 +373,11 @@ void DurableLog::process(std::vector<Op>& ops) {
   std::uint64_t batch_offset = 0;
   auto abort_batch = [&](const Error& error) {
     fail(error);
+    std::vector<Completion> batch;
     for (Op& op : ops) {
-      if (op.done) op.done(error);
+      if (op.done) batch.push_back(Completion{std::move(op.done), error});
     }
+    complete(std::move(batch));
   };
   if (!buf.empty()) {
     if (open_bytes_ > open_header_bytes_ && open_bytes_ + buf.size() > options_.max_segment_bytes) {
@@ -378,7 +390,7 @@ void DurableLog::process(std::vector<Op>& ops) {
   }
   bool synced = false;
   if (need_sync && unsynced_) {
-    if (Status s = open_file_->sync_data(); !s.ok()) return abort_batch(s.error());
+    if (Status s = sync_open_segment(); !s.ok()) return abort_batch(s.error());
     unsynced_ = false;
     synced = true;
   }
@@ -439,13 +451,37 @@ void DurableLog::process(std::vector<Op>& ops) {
   }
 
   // 5. Tell the callers.
+  std::vector<Completion> batch;
+  batch.reserve(ops.size());
   for (Op& op : ops) {
     if (!op.done) continue;
-    if (op.error) {
-      op.done(*op.error);
-    } else {
-      op.done(last_index);
+    batch.push_back(Completion{std::move(op.done), op.error ? Result<Index>(*op.error) : Result<Index>(last_index)});
+  }
+  complete(std::move(batch));
+}
+
+void DurableLog::complete(std::vector<Completion> batch) {
+  if (batch.empty()) return;
+  std::lock_guard lock(completion_mu_);
+  if (completions_.empty()) {
+    completions_ = std::move(batch);
+  } else {
+    for (Completion& c : batch) completions_.push_back(std::move(c));
+  }
+  completion_cv_.notify_one();
+}
+
+void DurableLog::completer_loop() {
+  std::vector<Completion> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(completion_mu_);
+      completion_cv_.wait(lock, [this] { return !completions_.empty() || completer_closing_; });
+      if (completions_.empty()) return;  // closing, and every callback called
+      batch.swap(completions_);
     }
+    for (Completion& c : batch) c.done(c.result);
+    batch.clear();
   }
 }
 
@@ -542,6 +578,12 @@ void DurableLog::close() {
     queue_cv_.notify_one();
   }
   if (writer_.joinable() && writer_.get_id() != std::this_thread::get_id()) writer_.join();
+  {
+    std::lock_guard lock(completion_mu_);
+    completer_closing_ = true;
+    completion_cv_.notify_one();
+  }
+  if (completer_.joinable() && completer_.get_id() != std::this_thread::get_id()) completer_.join();
   if (open_file_) {
     if (Status s = open_file_->close(); !s.ok()) fail(s.error());
     open_file_.reset();

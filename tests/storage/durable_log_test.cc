@@ -382,6 +382,21 @@ TEST_F(DurableLogTest, GroupCommitSharesSyncs) {
   EXPECT_EQ(log->stats().writes, static_cast<std::uint64_t>(kWriters * kPerWriter));
 }
 
+TEST_F(DurableLogTest, EverySegmentSyncIsTimedInTheSyncHistogram) {
+  auto log = open();
+  EXPECT_EQ(log->sync_latency().count, 0u);
+  for (Index i = 1; i <= 10; ++i) ASSERT_TRUE(log->write(append_write({make_entry(i, 1)})).ok());
+  const LatencySnapshot synced = log->sync_latency();
+  EXPECT_GE(synced.count, 10u);
+  EXPECT_EQ(synced.count, log->stats().syncs);
+  EXPECT_GE(synced.sum_seconds, 0.0);
+  EXPECT_GT(synced.quantile_ms(0.5), 0.0);
+
+  env_->set_fail_syncs(true);
+  ASSERT_FALSE(log->write(append_write({make_entry(11, 1)})).ok());
+  EXPECT_EQ(log->sync_latency().count, synced.count) << "a failed sync is an error, not a latency";
+}
+
 TEST_F(DurableLogTest, CallbacksRunInSubmissionOrder) {
   auto log = open();
   std::vector<Index> seen;

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "src/raftd/names.h"
 #include "tests/sim/linearizability.h"
 #include "tests/system/raftd_cluster.h"
 
@@ -117,6 +118,16 @@ TEST(Raftd, AFourthNodeJoinsAndIsPromotedThenAnotherIsRemoved) {
   }
   EXPECT_TRUE(voter) << "n4 was not promoted";
   EXPECT_EQ(get(cluster.client("n4"), "j19"), "y");
+  // n1 knew only n1..n3 at start; its event log names the newcomer too.
+  const auto events = json::parse(http_call(cluster.client("n1"), "GET", "/v1/events").body)["events"];
+  const std::string n4_id = std::to_string(raftd::node_id_from_name("n4"));
+  bool named = false;
+  for (const auto& e : events) {
+    const std::string text = e.value("text", "");
+    EXPECT_EQ(text.find(n4_id), std::string::npos) << text;
+    named = named || (e.value("kind", "") == "membership" && text.find("n4") != std::string::npos);
+  }
+  EXPECT_TRUE(named) << events.dump();
   const HttpReply removed = http_call(cluster.client("n4"), "DELETE", "/v1/members/n2");
   ASSERT_EQ(removed.status, 200) << removed.body;
   const auto members = json::parse(http_call(cluster.client("n1"), "GET", "/v1/members").body)["members"];
@@ -141,6 +152,40 @@ TEST(Raftd, ValueAtTheLimitIsStoredAndOneByteMoreIs413) {
   EXPECT_EQ(get(client, "big")->size(), at_limit.size());
   EXPECT_EQ(http_call(client, "PUT", "/v1/kv/big", at_limit + "b").status, 413);
   EXPECT_EQ(http_call(client, "PUT", "/v1/kv/" + std::string(1025, 'k'), "v").status, 413);
+}
+
+// The value of the first sample line of `metric` (exact name and labels), or -1.
+double metric_value(const std::string& text, const std::string& metric) {
+  const std::string prefix = "\n" + metric + " ";
+  const std::size_t at = text.find(prefix);
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + prefix.size()));
+}
+
+TEST(Raftd, MetricsGiveTheOperatorsFigures) {
+  RaftdCluster cluster(3, kFastFlags);
+  const std::string leader = cluster.wait_for_leader();
+  ASSERT_FALSE(leader.empty());
+  for (int i = 0; i < 20; ++i) put(cluster, "m" + std::to_string(i), "v");
+  const HttpReply reply = http_call(cluster.client(leader), "GET", "/metrics");
+  ASSERT_EQ(reply.status, 200);
+  const std::string& text = reply.body;
+  EXPECT_GE(metric_value(text, "raft_term"), 1);
+  EXPECT_EQ(metric_value(text, "raft_role{role=\"leader\"}"), 1);
+  EXPECT_GE(metric_value(text, "raft_commit_index"), 20);
+  EXPECT_GE(metric_value(text, "raft_applied_index"), 20);
+  EXPECT_GE(metric_value(text, "raft_proposals_committed_total"), 20);
+  EXPECT_GE(metric_value(text, "raftd_write_latency_seconds_count"), 20);
+  // Every write was fsynced on the leader: at least one sync, each timed.
+  EXPECT_GE(metric_value(text, "raft_disk_sync_latency_seconds_count"), 1);
+  EXPECT_GT(metric_value(text, "raft_disk_sync_latency_seconds_sum"), 0);
+  EXPECT_GE(metric_value(text, "raft_disk_sync_latency_seconds_bucket{le=\"+Inf\"}"),
+            metric_value(text, "raft_disk_sync_latency_seconds_count"));
+  EXPECT_GT(metric_value(text, "raft_transport_bytes_sent_total"), 0);
+  for (const std::string& name : cluster.names()) {
+    if (name == leader) continue;
+    EXPECT_GE(metric_value(text, "raft_peer_lag_entries{peer=\"" + name + "\"}"), 0) << name << "\n" << text;
+  }
 }
 
 TEST(Raftd, GarbageOnBothPortsDoesNotHurtTheNode) {
