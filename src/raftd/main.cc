@@ -233,13 +233,17 @@ int main(int argc, char** argv) {
 
   auto kv = std::make_shared<raftd::KvStore>();
   raft::NodeEvents node_events;
-  // Names of the nodes known at start (initial cluster or join answer) for log lines;
-  // fixed before the node starts, so the node's thread only reads it.
-  std::map<raft::NodeId, std::string> names{{id, flags.id}};
-  for (const raft::Peer& p : initial) names[p.id] = p.name;
-  for (const raft::Peer& p : options.join_peers) names[p.id] = p.name;
+  // Names for log lines: the nodes known at start (initial cluster or join answer),
+  // then every member a configuration names, so nodes that join later read as names too.
+  raftd::NameBook names;
+  names.learn(id, flags.id);
+  for (const raft::Peer& p : initial) names.learn(p.id, p.name);
+  for (const raft::Peer& p : options.join_peers) names.learn(p.id, p.name);
+  node_events.on_membership_change = [&names](const std::vector<raft::Member>& members) {
+    for (const raft::Member& m : members) names.learn(m.peer.id, m.peer.name);
+  };
   node_events.on_log = [&](const std::string& raw) {
-    const std::string line = raftd::with_names(raw, names);
+    const std::string line = names.rewrite(raw);
     const bool membership = line.rfind("configuration", 0) == 0 || line.rfind("membership", 0) == 0;
     const bool leader = line.rfind("leader is", 0) == 0 || line.rfind("now ", 0) == 0;
     const bool snapshot = line.find("snapshot") != std::string::npos;

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -45,5 +46,24 @@ inline std::string with_names(std::string_view line, const std::map<std::uint64_
   }
   return out;
 }
+
+// The names known so far: those at start, plus every member a configuration brings
+// (a node that joins later). Thread-safe: the node may log from several threads.
+class NameBook {
+ public:
+  void learn(std::uint64_t id, const std::string& name) {
+    if (name.empty()) return;
+    std::lock_guard lock(mutex_);
+    names_[id] = name;
+  }
+  std::string rewrite(std::string_view line) const {
+    std::lock_guard lock(mutex_);
+    return with_names(line, names_);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::uint64_t, std::string> names_;
+};
 
 }  // namespace raftd
