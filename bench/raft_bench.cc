@@ -3,6 +3,8 @@
 // call Node::propose() directly on the leader and wait for each result before sending
 // the next (closed loop), so `concurrency` is the number of commands in flight.
 //
+//   raft-bench wal [--sizes ..] [--appenders ..]   the durable log alone (wal_bench.cc)
+//   raft-bench floor                                fdatasync and loopback latency (floor_bench.cc)
 //   raft-bench [--nodes 3] [--storage memory|wal] [--transport local|http]
 //              [--sizes 100,1024] [--concurrency 1,16,64,256] [--seconds 5]
 //
@@ -20,6 +22,8 @@
 #include <mutex>
 #include <thread>
 
+#include "bench/floor_bench.h"
+#include "bench/wal_bench.h"
 #include "raft/memory_stores.h"
 #include "raft/node.h"
 #include "src/node/default_stores.h"
@@ -198,6 +202,8 @@ Point run_point(raft::Node& leader, std::size_t size, std::size_t concurrency, d
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "wal") return raft::bench::wal_bench_main(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "floor") return raft::bench::floor_bench_main(argc - 1, argv + 1);
   Config config;
   CLI::App app{"raft-bench: library-level throughput and latency of a raft cluster in one process"};
   app.add_option("--nodes", config.nodes)->capture_default_str()->check(CLI::Range(1, 9));
