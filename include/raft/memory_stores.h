@@ -12,7 +12,7 @@
 
 namespace raft {
 
-// Thread-safe. submit() applies the write at once and calls `done` inline.
+/// Thread-safe. submit() applies the write at once and calls `done` inline.
 class MemoryLogStore final : public LogStore {
  public:
   MemoryLogStore();
@@ -35,8 +35,8 @@ class MemoryLogStore final : public LogStore {
   std::unique_ptr<State> state_;
 };
 
-// Thread-safe. Keeps every committed snapshot's data in memory (the newest is what
-// open_latest() returns).
+/// Thread-safe. Keeps every committed snapshot's data in memory (the newest is what
+/// open_latest() returns).
 class MemorySnapshotStore final : public SnapshotStore {
  public:
   std::unique_ptr<SnapshotWriter> create(const pb::SnapshotMetadata& metadata) override;

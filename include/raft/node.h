@@ -28,111 +28,131 @@
 
 namespace raft {
 
+/// A node's part in the cluster as the application sees it.
 enum class NodeRole { kFollower, kCandidate, kLeader, kLearner };
+/// "follower", "candidate", "leader" or "learner".
 const char* to_string(NodeRole role);
 
+/// A member of the current configuration.
 struct Member {
-  Peer peer;
-  bool voter = true;
+  Peer peer;          ///< its id, name and addresses
+  bool voter = true;  ///< false for a learner (receives the log, never votes)
 };
 
-// What the leader knows of a follower's replication.
+/// What the leader knows of a follower's replication.
 struct ReplicationProgress {
-  NodeId id = 0;
-  Index match_index = 0;
-  Index next_index = 0;
-  std::string state;  // "probe", "replicate" or "snapshot"
-  bool recently_active = false;
+  NodeId id = 0;           ///< the follower
+  Index match_index = 0;   ///< highest index known replicated on it
+  Index next_index = 0;    ///< next index the leader will send it
+  std::string state;  ///< "probe", "replicate" or "snapshot"
+  bool recently_active = false;  ///< heard from within the last election timeout
 };
 
+/// A node's state at one moment (Node::status()).
 struct NodeStatus {
-  NodeId id = 0;
-  NodeRole role = NodeRole::kFollower;
-  Term term = 0;
-  NodeId leader = 0;
-  Index commit_index = 0;
-  Index applied_index = 0;
-  Index last_index = 0;
-  Index snapshot_index = 0;
-  std::vector<Member> members;
-  std::vector<ReplicationProgress> progress;  // leader only
-  // Set when the node stopped writing after a disk error: why.
+  NodeId id = 0;                        ///< this node
+  NodeRole role = NodeRole::kFollower;  ///< its current role
+  Term term = 0;                        ///< its current term
+  NodeId leader = 0;                    ///< the leader it knows of; 0: none
+  Index commit_index = 0;               ///< highest index known committed
+  Index applied_index = 0;              ///< highest index applied to the state machine
+  Index last_index = 0;                 ///< last index in its log
+  Index snapshot_index = 0;             ///< index of its latest snapshot
+  std::vector<Member> members;          ///< the configuration it uses
+  std::vector<ReplicationProgress> progress;  ///< leader only
+  /// Set when the node stopped writing after a disk error: why.
   std::string storage_failure;
-  std::uint64_t proposals_committed = 0;
-  std::uint64_t snapshots_taken = 0;
-  std::uint64_t snapshots_installed = 0;
-  // Latency of the log store's fdatasync calls since the node opened (empty for
-  // stores that do not sync).
+  std::uint64_t proposals_committed = 0;  ///< commands applied since the node opened
+  std::uint64_t snapshots_taken = 0;      ///< snapshots this node wrote
+  std::uint64_t snapshots_installed = 0;  ///< snapshots received from a leader
+  /// Latency of the log store's fdatasync calls since the node opened (empty for
+  /// stores that do not sync).
   LatencySnapshot disk_sync_latency;
 };
 
-// Event callbacks (all optional), called on the event loop thread.
+/// Event callbacks (all optional), called on the event loop thread.
 struct NodeEvents {
-  std::function<void(NodeId leader, Term term)> on_leader_change;  // leader 0: none known
+  std::function<void(NodeId leader, Term term)> on_leader_change;  ///< leader 0: none known
+  /// A new configuration took effect (when appended, as Raft requires).
   std::function<void(const std::vector<Member>& members)> on_membership_change;
-  std::function<void(Index index)> on_snapshot;  // a snapshot was taken or installed
-  // One line per notable event (elections, membership, snapshots, errors), for logs.
+  std::function<void(Index index)> on_snapshot;  ///< a snapshot was taken or installed
+  /// One line per notable event (elections, membership, snapshots, errors), for logs.
   std::function<void(const std::string& line)> on_log;
 };
 
 class NodeImpl;
 
+/// One replica of a replicated state machine: runs the Raft protocol for the
+/// application's StateMachine over a LogStore, a SnapshotStore and a Transport.
+/// Every method may be called from any thread.
 class Node {
  public:
-  // Opens (or creates) a node: restores the latest snapshot into `state_machine`,
-  // replays the log, starts the transport and the timers. Fails with a clear Error
-  // (bad options, unreadable or corrupt data, port in use).
+  /// Opens (or creates) a node: restores the latest snapshot into `state_machine`,
+  /// replays the log, starts the transport and the timers. Fails with a clear Error
+  /// (bad options, unreadable or corrupt data, port in use).
   static Result<std::unique_ptr<Node>> open(NodeOptions options,
                                             std::shared_ptr<StateMachine> state_machine,
                                             NodeEvents events = {});
-  ~Node();  // stop()s
+  ~Node();  ///< stop()s
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  // Replicates `command`; completes with the state machine's answer once committed and
-  // applied on this node, or an Error: kNotLeader (with leader_hint), kDropped, kBusy,
-  // kTooLarge, kTimeout, kShuttingDown, kStorage.
+  /// Replicates `command`; completes with the state machine's answer once committed and
+  /// applied on this node, or an Error: kNotLeader (with leader_hint), kDropped, kBusy,
+  /// kTooLarge, kTimeout, kShuttingDown, kStorage.
+  ///@{
   void propose(std::string command, std::function<void(Result<std::string>)> done);
   std::future<Result<std::string>> propose(std::string command);
+  ///@}
 
-  // A linearizable read point: completes with an index once this node's state
-  // machine has applied every write committed before the call; reading local state
-  // then is linearizable. Works on followers too (they ask the leader).
+  /// A linearizable read point: completes with an index once this node's state
+  /// machine has applied every write committed before the call; reading local state
+  /// then is linearizable. Works on followers too (they ask the leader).
+  /// `consistency` picks ReadIndex (the default) or a leader lease read.
+  ///@{
   void read_barrier(std::function<void(Result<Index>)> done);
   void read_barrier(ReadConsistency consistency, std::function<void(Result<Index>)> done);
   std::future<Result<Index>> read_barrier();
+  ///@}
 
-  // Membership. Each completes once the change is committed (and applied here).
+  /// Membership: add a learner, promote a learner to voter, remove a member. Each
+  /// completes once the change is committed (and applied here).
+  ///@{
   std::future<Status> add_learner(const Peer& peer);
   std::future<Status> promote(NodeId id);
   std::future<Status> remove(NodeId id);
-  // Records new addresses for an existing member (its role is unchanged).
+  ///@}
+  /// Records new addresses for an existing member (its role is unchanged).
   std::future<Status> update_member(const Peer& peer);
-  // Several changes at once through joint consensus.
+  /// Several changes at once through joint consensus.
   std::future<Status> change_membership(const std::vector<Peer>& add_voters,
                                         const std::vector<NodeId>& remove);
 
-  // Callback forms of the calls above and below (the callback runs on the node's
-  // loop thread; see the threading note at the top).
+  /// Callback forms of the calls above and below (the callback runs on the node's
+  /// loop thread; see the threading note at the top).
+  ///@{
   void add_learner(const Peer& peer, std::function<void(Status)> done);
   void promote(NodeId id, std::function<void(Status)> done);
   void remove(NodeId id, std::function<void(Status)> done);
   void update_member(const Peer& peer, std::function<void(Status)> done);
   void transfer_leadership(NodeId to, std::function<void(Result<NodeId>)> done);
   void snapshot(std::function<void(Result<Index>)> done);
+  ///@}
 
-  // Hands leadership to `to` (0: the most up-to-date follower). Completes with the
-  // new leader's id once this node sees it lead, or an Error.
+  /// Hands leadership to `to` (0: the most up-to-date follower). Completes with the
+  /// new leader's id once this node sees it lead, or an Error.
   std::future<Result<NodeId>> transfer_leadership(NodeId to = 0);
 
-  // Takes a snapshot now and compacts the log; completes with its index.
+  /// Takes a snapshot now and compacts the log; completes with its index.
   std::future<Result<Index>> snapshot();
 
+  /// The node's state now (a copy; cheap enough to poll).
   NodeStatus status() const;
+  /// This node's id.
   NodeId id() const;
 
-  // Stops: pending calls fail with kShuttingDown, files are closed, threads joined.
-  // Idempotent.
+  /// Stops: pending calls fail with kShuttingDown, files are closed, threads joined.
+  /// Idempotent.
   void stop();
 
  private:

@@ -16,72 +16,74 @@
 namespace raft {
 
 enum class ReadConsistency {
-  kLinearizable,  // ReadIndex: one heartbeat round with a quorum (default)
-  kLease,         // trust the leader lease: no round trip (needs check_quorum)
+  kLinearizable,  ///< ReadIndex: one heartbeat round with a quorum (default)
+  kLease,         ///< trust the leader lease: no round trip (needs check_quorum)
 };
 
+/// Everything Node::open() needs besides the state machine. Only `id` and either
+/// `data_dir` or both stores are required; every other field has a working default.
 struct NodeOptions {
-  // This node's id. REQUIRES: non-zero, unique in the cluster.
+  /// This node's id. REQUIRES: non-zero, unique in the cluster.
   NodeId id = 0;
 
-  // Guards against talking to the wrong cluster: every message carries it and peers
-  // drop messages with another. Default: 1.
+  /// Guards against talking to the wrong cluster: every message carries it and peers
+  /// drop messages with another. Default: 1.
   std::uint64_t cluster_id = 1;
 
-  // Directory for the write-ahead log and snapshots. Required unless both
-  // log_store and snapshot_store are given.
+  /// Directory for the write-ahead log and snapshots. Required unless both
+  /// log_store and snapshot_store are given.
   std::string data_dir;
 
-  // Founding members when the data directory is empty; ignored once the node has
-  // state. Leave empty with `join = true` for a node that will be added to a running
-  // cluster (it waits, as a non-voter, for the leader to contact it).
+  /// Founding members when the data directory is empty; ignored once the node has
+  /// state. Leave empty with `join = true` for a node that will be added to a running
+  /// cluster (it waits, as a non-voter, for the leader to contact it).
   std::vector<Peer> initial_cluster;
-  bool join = false;
-  // With `join`: members of the running cluster (ids and peer addresses) to answer
-  // until this node learns the configuration from the leader's log or snapshot.
+  bool join = false;  ///< this node will be added to a running cluster
+  /// With `join`: members of the running cluster (ids and peer addresses) to answer
+  /// until this node learns the configuration from the leader's log or snapshot.
   std::vector<Peer> join_peers;
 
-  // Timing. The core runs on ticks of `tick_interval`; timeouts are rounded to ticks.
-  // Default heartbeat 50 ms; election timeout randomized in [250, 500) ms.
+  /// Timing. The core runs on ticks of `tick_interval`; timeouts are rounded to ticks.
+  /// Default heartbeat 50 ms; election timeout randomized in [250, 500) ms.
   std::chrono::milliseconds tick_interval{10};
-  std::chrono::milliseconds heartbeat_interval{50};
-  std::chrono::milliseconds election_timeout{250};
+  std::chrono::milliseconds heartbeat_interval{50};  ///< leader to followers when idle
+  std::chrono::milliseconds election_timeout{250};   ///< lower bound; randomized up to 2x
 
-  // Protocol features (see the core's Options). Default: both on.
-  bool pre_vote = true;
-  bool check_quorum = true;
+  /// Protocol features (see the core's Options). Default: both on.
+  bool pre_vote = true;      ///< a candidate first asks whether it could win (§9.6)
+  bool check_quorum = true;  ///< a leader that hears from no quorum steps down
 
-  // Limits. Defaults: 1 MiB per append message, 256 in-flight appends per follower,
-  // 64 MiB uncommitted, 1 MiB per command, 10,000 queued proposals.
-  std::uint64_t max_append_bytes = 1 << 20;
-  std::uint32_t max_inflight_appends = 256;
-  std::uint64_t max_uncommitted_bytes = 64 << 20;
-  std::uint64_t max_command_bytes = 1 << 20;
-  std::size_t max_pending_proposals = 10000;
+  /// Limits. Defaults: 1 MiB per append message, 256 in-flight appends per follower,
+  /// 64 MiB uncommitted, 1 MiB per command, 10,000 queued proposals.
+  std::uint64_t max_append_bytes = 1 << 20;        ///< entries per append message
+  std::uint32_t max_inflight_appends = 256;        ///< unacknowledged appends per follower
+  std::uint64_t max_uncommitted_bytes = 64 << 20;  ///< beyond it proposals get kBusy
+  std::uint64_t max_command_bytes = 1 << 20;       ///< larger commands get kTooLarge
+  std::size_t max_pending_proposals = 10000;       ///< queued proposals; beyond: kBusy
 
-  // How long propose/read/membership calls wait before failing with kTimeout.
-  // Default: 5 s.
+  /// How long propose/read/membership calls wait before failing with kTimeout.
+  /// Default: 5 s.
   std::chrono::milliseconds request_timeout{5000};
 
-  // Take a snapshot and compact the log once this many entries were applied since
-  // the last one (0: never automatically). Keep `snapshot_trailing_entries` after the
-  // snapshot so slightly slow followers still catch up from the log. Defaults:
-  // 10,000 and 1,000.
-  std::uint64_t snapshot_threshold_entries = 10000;
-  std::uint64_t snapshot_trailing_entries = 1000;
+  /// Take a snapshot and compact the log once this many entries were applied since
+  /// the last one (0: never automatically). Keep `snapshot_trailing_entries` after the
+  /// snapshot so slightly slow followers still catch up from the log. Defaults:
+  /// 10,000 and 1,000.
+  std::uint64_t snapshot_threshold_entries = 10000;  ///< entries between snapshots
+  std::uint64_t snapshot_trailing_entries = 1000;    ///< entries kept behind a snapshot
 
-  // Default consistency of read_barrier(). Default: linearizable (ReadIndex).
+  /// Default consistency of read_barrier(). Default: linearizable (ReadIndex).
   ReadConsistency read_consistency = ReadConsistency::kLinearizable;
 
-  // Bring your own storage or transport; null uses the defaults (the write-ahead log
-  // and file snapshots under data_dir; HTTP on `peer_address` of this node's entry
-  // in initial_cluster or `listen_address`).
-  std::shared_ptr<LogStore> log_store;
-  std::shared_ptr<SnapshotStore> snapshot_store;
-  std::shared_ptr<Transport> transport;
-  std::string listen_address;  // host:port for the HTTP transport
+  /// Bring your own storage or transport; null uses the defaults (the write-ahead log
+  /// and file snapshots under data_dir; HTTP on `peer_address` of this node's entry
+  /// in initial_cluster or `listen_address`).
+  std::shared_ptr<LogStore> log_store;            ///< null: the write-ahead log
+  std::shared_ptr<SnapshotStore> snapshot_store;  ///< null: file snapshots
+  std::shared_ptr<Transport> transport;           ///< null: the HTTP transport
+  std::string listen_address;  ///< host:port for the HTTP transport
 
-  // Seed of the election jitter. Default 0: drawn from std::random_device.
+  /// Seed of the election jitter. Default 0: drawn from std::random_device.
   std::uint64_t random_seed = 0;
 };
 

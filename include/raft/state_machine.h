@@ -12,23 +12,25 @@
 
 namespace raft {
 
+/// What the application implements: apply committed commands in log order, and save
+/// and restore its whole state as a snapshot. Called only from the node's apply thread.
 class StateMachine {
  public:
   virtual ~StateMachine() = default;
 
-  // Applies a committed command and returns the answer for whoever proposed it.
-  // Called on the node's apply thread, once per committed command, in log order,
-  // never concurrently with itself or with save/restore. Must be deterministic: every
-  // replica applies the same commands and must reach the same state.
+  /// Applies a committed command and returns the answer for whoever proposed it.
+  /// Called on the node's apply thread, once per committed command, in log order,
+  /// never concurrently with itself or with save/restore. Must be deterministic: every
+  /// replica applies the same commands and must reach the same state.
   virtual std::string apply(Index index, std::string_view command) = 0;
 
-  // Writes the whole state to `out` (a snapshot at the last applied index). Called on
-  // the apply thread between two apply() calls. Throwing fails the snapshot.
+  /// Writes the whole state to `out` (a snapshot at the last applied index). Called on
+  /// the apply thread between two apply() calls. Throwing fails the snapshot.
   virtual void save(std::ostream& out) = 0;
 
-  // Replaces the whole state with a snapshot written by save(). Called on the apply
-  // thread at start-up (from the latest local snapshot) and when the leader sends a
-  // snapshot because this node fell too far behind.
+  /// Replaces the whole state with a snapshot written by save(). Called on the apply
+  /// thread at start-up (from the latest local snapshot) and when the leader sends a
+  /// snapshot because this node fell too far behind.
   virtual void restore(std::istream& in) = 0;
 };
 

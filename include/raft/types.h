@@ -6,16 +6,16 @@
 
 namespace raft {
 
-using NodeId = std::uint64_t;  // non-zero; 0 means "none"
-using Index = std::uint64_t;   // log position, from 1
+using NodeId = std::uint64_t;  ///< non-zero; 0 means "none"
+using Index = std::uint64_t;   ///< log position, from 1
 using Term = std::uint64_t;
 
-// A member of the cluster as the application names it.
+/// A member of the cluster as the application names it.
 struct Peer {
-  NodeId id = 0;
-  std::string name;            // human name, e.g. "n1" (defaults to "n<id>")
-  std::string peer_address;    // host:port for Raft traffic
-  std::string client_address;  // host:port for client traffic (opaque to the library)
+  NodeId id = 0;               ///< the library's id (non-zero)
+  std::string name;            ///< human name, e.g. "n1" (defaults to "n<id>")
+  std::string peer_address;    ///< host:port for Raft traffic
+  std::string client_address;  ///< host:port for client traffic (opaque to the library)
 };
 
 }  // namespace raft
