@@ -462,13 +462,18 @@ void DurableLog::process(std::vector<Op>& ops) {
 
 void DurableLog::complete(std::vector<Completion> batch) {
   if (batch.empty()) return;
-  std::lock_guard lock(completion_mu_);
-  if (completions_.empty()) {
-    completions_ = std::move(batch);
-  } else {
-    for (Completion& c : batch) completions_.push_back(std::move(c));
+  {
+    std::lock_guard lock(completion_mu_);
+    // A batch with a few callbacks (a Node's usual one per Ready) is cheaper to call
+    // here than to hand over; order holds only if nothing is waiting or running there.
+    const bool inline_ok = completions_.empty() && !completer_busy_ && batch.size() <= kInlineCallbacks;
+    if (!inline_ok) {
+      for (Completion& c : batch) completions_.push_back(std::move(c));
+      completion_cv_.notify_one();
+      return;
+    }
   }
-  completion_cv_.notify_one();
+  for (Completion& c : batch) c.done(c.result);
 }
 
 void DurableLog::completer_loop() {
@@ -476,9 +481,11 @@ void DurableLog::completer_loop() {
   for (;;) {
     {
       std::unique_lock lock(completion_mu_);
+      completer_busy_ = false;
       completion_cv_.wait(lock, [this] { return !completions_.empty() || completer_closing_; });
       if (completions_.empty()) return;  // closing, and every callback called
       batch.swap(completions_);
+      completer_busy_ = true;
     }
     for (Completion& c : batch) c.done(c.result);
     batch.clear();

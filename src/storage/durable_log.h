@@ -10,10 +10,11 @@
 // dedicated writer thread takes every write queued while it was busy, encodes them
 // into one buffer, writes it with one pwrite into the preallocated open segment and
 // makes it durable with one fdatasync (group commit). Only then does it publish the
-// writes to readers and hand the batch's callbacks to a completion thread, which
-// calls them in submission order with the durable last index while the writer
-// already writes the next batch (waking hundreds of waiting callers takes as long as
-// a fast fdatasync). The caller's thread never touches the disk.
+// writes to readers and calls each callback with the durable last index: a few
+// (a Node's one per Ready) right there, many through a completion thread that calls
+// them in submission order while the writer already writes the next batch (waking
+// hundreds of waiting callers takes as long as a fast fdatasync). The caller's
+// thread never touches the disk.
 //
 // Read side (raft::LogStorage): served from an in-memory index of every live
 // entry's location (term, segment, offset, size) and a cache of the newest entries
@@ -110,9 +111,9 @@ class DurableLog final : public LogStore {
   // --- write side (thread-safe; writes take effect in submission order)
   // Queues a write. REQUIRES for entries: consecutive indexes, the first in
   // (snapshot index, last index + 1] as of the writes before it (else this write
-  // fails with kInvalidArgument and the log goes on). `done` runs on the log's
-  // completion thread, in submission order (inline if the log is already closed); it
-  // must not drop the last reference to the log. With write.sync == false the write is reported once written (a later
+  // fails with kInvalidArgument and the log goes on). `done` runs on the writer or
+  // the completion thread, in submission order (inline if the log is already
+  // closed); it must not drop the last reference to the log. With write.sync == false the write is reported once written (a later
   // sync makes it durable).
   void write_async(LogWrite write, WriteCallback done);
   // raft::LogStore form of the same.
@@ -211,7 +212,10 @@ class DurableLog final : public LogStore {
   std::mutex completion_mu_;
   std::condition_variable completion_cv_;
   std::vector<Completion> completions_;
+  bool completer_busy_ = false;  // calling a batch taken from completions_
   bool completer_closing_ = false;
+  // At most this many callbacks of one batch are called on the writer thread itself.
+  static constexpr std::size_t kInlineCallbacks = 4;
   std::thread completer_;
 };
 
