@@ -75,7 +75,7 @@ std::future<Result<std::string>> Node::propose(std::string command) {
 }
 
 void Node::read_barrier(std::function<void(Result<Index>)> done) {
-  impl_->read_barrier(ReadConsistency::kLinearizable, std::move(done));
+  impl_->read_barrier(impl_->default_read_consistency(), std::move(done));
 }
 
 void Node::read_barrier(ReadConsistency consistency, std::function<void(Result<Index>)> done) {
@@ -84,7 +84,7 @@ void Node::read_barrier(ReadConsistency consistency, std::function<void(Result<I
 
 std::future<Result<Index>> Node::read_barrier() {
   auto [future, done] = make_promise<Result<Index>>();
-  impl_->read_barrier(ReadConsistency::kLinearizable, std::move(done));
+  impl_->read_barrier(impl_->default_read_consistency(), std::move(done));
   return std::move(future);
 }
 

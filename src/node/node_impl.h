@@ -45,6 +45,8 @@ class NodeImpl final : public TransportHandler {
 
   void propose(std::string command, std::function<void(Result<std::string>)> done);
   void read_barrier(ReadConsistency consistency, std::function<void(Result<Index>)> done);
+  // The consistency of read_barrier() calls that name none (NodeOptions).
+  ReadConsistency default_read_consistency() const { return options_.read_consistency; }
   void change_membership(pb::ConfChange change, std::function<void(Status)> done);
   void promote(NodeId id, std::function<void(Status)> done);
   void update_member(const Peer& peer, std::function<void(Status)> done);
