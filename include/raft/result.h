@@ -34,8 +34,11 @@ struct Error {
   NodeId leader_hint = 0;  ///< with kNotLeader: the leader this node believes in, if any
 
   /// Whether the operation certainly did not take effect (safe to retry elsewhere).
+  /// Not after a timeout or shutdown, nor after a disk failure or an internal error:
+  /// the entry may already be on other nodes, which can still commit it.
   bool certainly_not_performed() const {
-    return code != ErrorCode::kTimeout && code != ErrorCode::kShuttingDown;
+    return code != ErrorCode::kTimeout && code != ErrorCode::kShuttingDown && code != ErrorCode::kStorage &&
+           code != ErrorCode::kInternal;
   }
 };
 

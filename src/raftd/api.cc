@@ -270,6 +270,12 @@ void Api::run_write(std::shared_ptr<WriteContext> context) {
         case ErrorCode::kShuttingDown:
           metrics_.record_write(Clock::now() - context->start, false);
           return context->respond(error_response(bhttp::status::gateway_timeout, "timeout"));
+        case ErrorCode::kStorage:
+        case ErrorCode::kInternal:
+          // The entry may already be on other nodes, which can still commit it: the
+          // outcome is unknown, so never a "not performed" 5xx.
+          metrics_.record_write(Clock::now() - context->start, false);
+          return context->respond(error_response(bhttp::status::gateway_timeout, "outcome unknown: " + error.message));
         case ErrorCode::kBusy:
           metrics_.record_write(Clock::now() - context->start, false);
           return context->respond(error_response(bhttp::status::service_unavailable, "busy: " + error.message));
