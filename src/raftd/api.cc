@@ -494,9 +494,16 @@ void Api::handle_members_post(http::Request&& request, http::Responder respond) 
   if (body->contains("client") && (*body)["client"].is_string()) peer.client_address = (*body)["client"].get<std::string>();
   on_leader(std::move(request), std::move(respond), [this, peer](http::Responder reply) {
     for (const raft::Member& m : node_.status().members) {
-      if (m.peer.id == peer.id) {
-        return reply(ok_json(json{{"members", json::parse(members_json(node_.status()))}}));  // idempotent
+      if (m.peer.id != peer.id) continue;
+      // A voter that asks to join again lost its data (a retried join is answered
+      // before the learner runs, so it cannot have been promoted yet). Letting it in
+      // would let it vote a second time in terms it already voted in.
+      if (m.voter) {
+        return reply(error_response(bhttp::status::conflict,
+                                    peer.name + " is already a voting member; if it lost its data, remove it "
+                                                "(DELETE /v1/members/" + peer.name + ") before it joins again"));
       }
+      return reply(ok_json(json{{"members", json::parse(members_json(node_.status()))}}));  // a retried join
     }
     events_.add("membership", "adding learner " + peer.name + " (" + peer.peer_address + ")");
     node_.add_learner(peer, status_to_response(std::move(reply), [this] {

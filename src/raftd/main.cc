@@ -112,6 +112,7 @@ std::vector<raft::Peer> request_join(const Flags& flags) {
     request.body() = body;
     std::string outcome;
     bool done = false;
+    bool refused = false;  // 409: retrying cannot help
     std::vector<raft::Peer> members;
     client.send(flags.join, std::move(request), [&](raft::http::Response* response, const raft::http::ClientError* error) {
       if (response != nullptr && response->result() == boost::beast::http::status::ok) {
@@ -127,11 +128,13 @@ std::vector<raft::Peer> request_join(const Flags& flags) {
         }
       } else {
         outcome = response != nullptr ? std::to_string(response->result_int()) + " " + response->body() : error->message;
+        refused = response != nullptr && response->result() == boost::beast::http::status::conflict;
       }
     });
     io.run();
     io.restart();
     if (done) return members;
+    if (refused) die("the cluster refused the join: " + outcome);
     std::fprintf(stderr, "raftd: join via %s failed (%s); retrying\n", flags.join.c_str(), outcome.c_str());
     std::this_thread::sleep_for(200ms);
   }

@@ -137,6 +137,26 @@ TEST(Raftd, AFourthNodeJoinsAndIsPromotedThenAnotherIsRemoved) {
   EXPECT_EQ(get(cluster.client("n4"), "after-remove"), "z");
 }
 
+TEST(Raftd, AVoterThatLostItsDataCannotJoinAgainUntilRemoved) {
+  RaftdCluster cluster(3, kFastFlags);
+  const std::string leader = cluster.wait_for_leader();
+  ASSERT_FALSE(leader.empty());
+  const std::string victim = leader == "n3" ? "n2" : "n3";
+  cluster.kill(victim);
+  const RaftdCluster::Member& m = cluster.member(victim);
+  const std::string join = json{{"id", victim}, {"peer", m.peer}, {"client", m.client}}.dump();
+  // Its blank replacement would vote again in terms the old one voted in.
+  const HttpReply refused = http_call(cluster.client(leader), "POST", "/v1/members", join);
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_NE(refused.body.find("remove it"), std::string::npos) << refused.body;
+  const HttpReply removed = http_call(cluster.client(leader), "DELETE", "/v1/members/" + victim);
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  const HttpReply joined = http_call(cluster.client(leader), "POST", "/v1/members", join);
+  EXPECT_EQ(joined.status, 200) << joined.body;
+  // A retried join of a learner is answered as the first one was.
+  EXPECT_EQ(http_call(cluster.client(leader), "POST", "/v1/members", join).status, 200);
+}
+
 TEST(Raftd, ValueAtTheLimitIsStoredAndOneByteMoreIs413) {
   RaftdCluster cluster(3, kFastFlags);
   ASSERT_FALSE(cluster.wait_for_leader().empty());
