@@ -236,6 +236,9 @@ void NodeImpl::change_membership(pb::ConfChange change, std::function<void(Statu
   if (stopped_) return done(error(ErrorCode::kShuttingDown, "node is shutting down"));
   boost::asio::post(io_, [this, change = std::move(change), done = std::move(done)]() mutable {
     if (!storage_failure_.empty()) return done(error(ErrorCode::kStorage, storage_failure_));
+    if (std::string wrong = surprising_change(change); !wrong.empty()) {
+      return done(error(ErrorCode::kInvalidArgument, wrong));
+    }
     std::string why;
     const core::ProposeResult result = core_->propose_conf_change(change, &why);
     if (!result.ok()) {
@@ -250,6 +253,24 @@ void NodeImpl::change_membership(pb::ConfChange change, std::function<void(Statu
     log("proposed membership change at index " + std::to_string(result.last_index));
     drain();
   });
+}
+
+std::string NodeImpl::surprising_change(const pb::ConfChange& change) const {
+  // The core accepts both (etcd's semantics: adding a voter as a learner demotes it,
+  // removing a stranger changes nothing); through this API they are mistakes.
+  const pb::Configuration& configuration = core_->configuration();
+  for (const pb::ConfChangeSingle& single : change.changes()) {
+    const NodeId id = single.member().id();
+    const bool voter = contains(configuration.voters(), id) || contains(configuration.voters_outgoing(), id);
+    const bool learner = contains(configuration.learners(), id) || contains(configuration.learners_next(), id);
+    if (single.type() == pb::CONF_ADD_LEARNER && voter) {
+      return "node " + std::to_string(id) + " is already a voter; remove it first to re-add it as a learner";
+    }
+    if (single.type() == pb::CONF_REMOVE && !voter && !learner) {
+      return "node " + std::to_string(id) + " is not a member";
+    }
+  }
+  return {};
 }
 
 void NodeImpl::promote(NodeId id, std::function<void(Status)> done) {

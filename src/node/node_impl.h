@@ -45,6 +45,9 @@ class NodeImpl final : public TransportHandler {
 
   void propose(std::string command, std::function<void(Result<std::string>)> done);
   void read_barrier(ReadConsistency consistency, std::function<void(Result<Index>)> done);
+  // Why a membership change asked through the API is a mistake (adding a voter as a
+  // learner, removing a non-member), or "". Event loop thread.
+  std::string surprising_change(const pb::ConfChange& change) const;
   // The consistency of read_barrier() calls that name none (NodeOptions).
   ReadConsistency default_read_consistency() const { return options_.read_consistency; }
   void change_membership(pb::ConfChange change, std::function<void(Status)> done);

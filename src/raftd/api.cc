@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -528,6 +529,11 @@ void Api::handle_members_put(http::Request&& request, const std::string& name, h
 void Api::handle_members_delete(http::Request&& request, const std::string& name, http::Responder respond) {
   const raft::NodeId id = node_id_from_name(name);
   on_leader(std::move(request), std::move(respond), [this, id, name](http::Responder reply) {
+    const std::vector<raft::Member> members = node_.status().members;
+    if (std::none_of(members.begin(), members.end(), [id](const raft::Member& m) { return m.peer.id == id; })) {
+      // Already gone (a retried DELETE): answered as the first one was.
+      return reply(ok_json(json{{"members", json::parse(members_json(node_.status()))}}));
+    }
     events_.add("membership", "removing " + name);
     node_.remove(id, status_to_response(std::move(reply), [this] {
                    return json{{"members", json::parse(members_json(node_.status()))}};

@@ -243,6 +243,22 @@ TEST(Node, LearnerJoinsIsPromotedAndTakesLeadership) {
   EXPECT_TRUE(cluster.converge(all));
 }
 
+TEST(Node, AddingAVoterAsLearnerOrRemovingAStrangerIsRefused) {
+  LocalCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  const NodeId follower = leader == 1 ? 2 : 1;
+  Status demote = cluster.node(leader).add_learner(Peer{follower, "n" + std::to_string(follower), "", ""}).get();
+  ASSERT_FALSE(demote.ok());
+  EXPECT_EQ(demote.error().code, ErrorCode::kInvalidArgument) << demote.error().message;
+  Status stranger = cluster.node(leader).remove(99).get();
+  ASSERT_FALSE(stranger.ok());
+  EXPECT_EQ(stranger.error().code, ErrorCode::kInvalidArgument) << stranger.error().message;
+  std::size_t voters = 0;
+  for (const Member& m : cluster.node(leader).status().members) voters += m.voter ? 1 : 0;
+  EXPECT_EQ(voters, 3u) << "nothing changed";
+}
+
 TEST(Node, ExplicitSnapshotCompactsTheLog) {
   LocalCluster cluster(1);
   const NodeId leader = cluster.wait_for_leader();
