@@ -715,6 +715,8 @@ void Api::handle_metrics(http::Responder respond) {
   gauge("raft_last_index", "Last log index.", static_cast<double>(status.last_index));
   gauge("raft_snapshot_index", "Index of the latest snapshot.", static_cast<double>(status.snapshot_index));
   gauge("raft_members", "Members in the configuration.", static_cast<double>(status.members.size()));
+  gauge("raft_storage_failed", "1 once the disk failed and the node stopped accepting writes (see /v1/status).",
+        status.storage_failure.empty() ? 0 : 1);
   counter("raft_proposals_committed_total", "Commands committed and applied on this node.", status.proposals_committed);
   counter("raft_snapshots_taken_total", "Snapshots taken by this node.", status.snapshots_taken);
   counter("raft_snapshots_installed_total", "Snapshots received from a leader and installed.", status.snapshots_installed);
@@ -729,13 +731,13 @@ void Api::handle_metrics(http::Responder respond) {
   }
   counter("raftd_writes_total", "Client writes answered 200.", metrics_.writes_ok.load());
   counter("raftd_write_errors_total", "Client writes answered with an error.", metrics_.writes_failed.load());
-  counter("raftd_reads_total", "Client reads served.", metrics_.reads_ok.load());
+  counter("raftd_reads_total", "Client reads served (every consistency level).", metrics_.reads_ok.load());
   counter("raftd_read_errors_total", "Client reads failed.", metrics_.reads_failed.load());
   counter("raftd_forwarded_total", "Writes forwarded to the leader.", metrics_.forwarded.load());
   counter("raftd_http_requests_total", "HTTP requests received on the client port.", metrics_.http_requests.load());
   render_histogram(out, "raftd_write_latency_seconds", "Client-visible latency of committed writes.",
                    metrics_.write_latency.snapshot());
-  render_histogram(out, "raftd_read_latency_seconds", "Latency of linearizable and lease reads.",
+  render_histogram(out, "raftd_read_latency_seconds", "Latency of client reads (every consistency level).",
                    metrics_.read_latency.snapshot());
   render_histogram(out, "raft_disk_sync_latency_seconds",
                    "Latency of the write-ahead log's fdatasync calls (one per group commit).",

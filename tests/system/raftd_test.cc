@@ -191,6 +191,7 @@ TEST(Raftd, MetricsGiveTheOperatorsFigures) {
   ASSERT_EQ(reply.status, 200);
   const std::string& text = reply.body;
   EXPECT_GE(metric_value(text, "raft_term"), 1);
+  EXPECT_EQ(metric_value(text, "raft_storage_failed"), 0);
   EXPECT_EQ(metric_value(text, "raft_role{role=\"leader\"}"), 1);
   EXPECT_GE(metric_value(text, "raft_commit_index"), 20);
   EXPECT_GE(metric_value(text, "raft_applied_index"), 20);
