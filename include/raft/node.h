@@ -70,7 +70,8 @@ struct NodeStatus {
   LatencySnapshot disk_sync_latency;
 };
 
-/// Event callbacks (all optional), called on the event loop thread.
+/// Event callbacks (all optional), called on the event loop thread; on_log also on
+/// the thread calling Node::open() ("started") and Node::stop() ("stopped").
 struct NodeEvents {
   std::function<void(NodeId leader, Term term)> on_leader_change;  ///< leader 0: none known
   /// A new configuration took effect (when appended, as Raft requires).

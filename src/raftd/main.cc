@@ -307,7 +307,6 @@ int main(int argc, char** argv) {
   for (int i = 1; i < 2; ++i) workers.emplace_back([&io] { io.run(); });
   io.run();
   for (std::thread& t : workers) t.join();
-  node->stop();
-  log_line("info", "stopped");
+  node->stop();  // logs "stopped" once its files are closed
   return 0;
 }
