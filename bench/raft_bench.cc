@@ -32,6 +32,7 @@
 #include <thread>
 
 #include "bench/floor_bench.h"
+#include "bench/parse_list.h"
 #include "bench/wal_bench.h"
 #include "raft/memory_stores.h"
 #include "raft/node.h"
@@ -68,18 +69,6 @@ long peak_rss_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss / 1024;
-}
-
-std::vector<std::uint64_t> parse_list(const std::string& text) {
-  std::vector<std::uint64_t> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const std::size_t comma = text.find(',', start);
-    out.push_back(std::stoull(text.substr(start, comma - start)));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
 }
 
 struct Config {
@@ -335,8 +324,8 @@ int main(int argc, char** argv) {
               config.seconds);
   std::printf("%8s %6s %12s %9s %9s %9s %12s %9s %7s\n", "bytes", "conc", "ops/s", "p50 ms", "p99 ms", "p99.9 ms",
               "cpu s/1k op", "rss MiB", "errors");
-  for (std::uint64_t size : parse_list(config.sizes)) {
-    for (std::uint64_t concurrency : parse_list(config.concurrency)) {
+  for (std::uint64_t size : raft::bench::parse_list(config.sizes)) {
+    for (std::uint64_t concurrency : raft::bench::parse_list(config.concurrency)) {
       run_point(cluster, leader, size, concurrency, std::min(1.0, config.seconds / 5));  // warm-up
       const Point p = run_point(cluster, leader, size, concurrency, config.seconds);
       std::printf("%8llu %6llu %12.0f %9.3f %9.3f %9.3f %12.4f %9ld %7llu\n", static_cast<unsigned long long>(size),

@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/parse_list.h"
 #include "src/storage/durable_log.h"
 
 namespace raft::bench {
@@ -60,6 +61,29 @@ double seconds_since(Clock::time_point start) {
 double percentile(std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
   return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(q * static_cast<double>(sorted.size())))];
+}
+
+// A fresh log in dir/wal.
+std::shared_ptr<storage::DurableLog> open_fresh_log(const std::string& dir) {
+  std::filesystem::remove_all(dir + "/wal");
+  storage::DurableLogOptions options;
+  options.dir = dir + "/wal";
+  auto opened = storage::DurableLog::open(options);
+  if (!opened.ok()) die(opened.error().message);
+  return std::move(opened.value());
+}
+
+// Figures of `latencies` (ms, one per durable entry of `size` bytes) over `elapsed`
+// seconds with `syncs` fdatasyncs.
+Figures figures_of(std::vector<double>& latencies, std::size_t size, double elapsed, std::uint64_t syncs) {
+  std::sort(latencies.begin(), latencies.end());
+  Figures f;
+  f.entries_per_second = static_cast<double>(latencies.size()) / elapsed;
+  f.mb_per_second = static_cast<double>(latencies.size() * size) / elapsed / 1e6;
+  f.syncs_per_second = static_cast<double>(syncs) / elapsed;
+  f.p50_ms = percentile(latencies, 0.5);
+  f.p99_ms = percentile(latencies, 0.99);
+  return f;
 }
 
 // One thread, pwrite + fdatasync per write of `size` bytes, sequential offsets in a
@@ -92,26 +116,14 @@ Figures raw_write_sync(const std::string& dir, std::size_t size, double seconds)
   const double elapsed = seconds_since(start);
   ::close(fd);
   std::filesystem::remove(path);
-  std::sort(latencies.begin(), latencies.end());
-  Figures f;
-  f.entries_per_second = static_cast<double>(writes) / elapsed;
-  f.mb_per_second = static_cast<double>(writes * size) / elapsed / 1e6;
-  f.syncs_per_second = f.entries_per_second;
-  f.p50_ms = percentile(latencies, 0.5);
-  f.p99_ms = percentile(latencies, 0.99);
-  return f;
+  return figures_of(latencies, size, elapsed, writes);
 }
 
 // `appenders` threads, each appending one entry of `size` bytes and waiting until the
 // log reports it durable. Indexes are assigned and writes submitted under one mutex,
 // so submission order is index order (the log's requirement), as in a Raft leader.
 Figures wal_appender_threads(const std::string& dir, std::size_t size, int appenders, double seconds) {
-  std::filesystem::remove_all(dir + "/wal");
-  storage::DurableLogOptions options;
-  options.dir = dir + "/wal";
-  auto opened = storage::DurableLog::open(options);
-  if (!opened.ok()) die(opened.error().message);
-  std::shared_ptr<storage::DurableLog> log = std::move(opened.value());
+  std::shared_ptr<storage::DurableLog> log = open_fresh_log(dir);
 
   std::mutex submit_mu;
   Index next_index = 1;
@@ -161,26 +173,14 @@ Figures wal_appender_threads(const std::string& dir, std::size_t size, int appen
 
   std::vector<double> all;
   for (const auto& mine : latencies) all.insert(all.end(), mine.begin(), mine.end());
-  std::sort(all.begin(), all.end());
-  Figures f;
-  f.entries_per_second = static_cast<double>(all.size()) / elapsed;
-  f.mb_per_second = static_cast<double>(all.size() * size) / elapsed / 1e6;
-  f.syncs_per_second = static_cast<double>(after.syncs - before.syncs) / elapsed;
-  f.p50_ms = percentile(all, 0.5);
-  f.p99_ms = percentile(all, 0.99);
-  return f;
+  return figures_of(all, size, elapsed, after.syncs - before.syncs);
 }
 
 // `appenders` appends in flight: each completion callback records its latency and
 // appends the next entry, so no thread waits. Submission happens under one mutex, so
 // it is in index order (the log's requirement), as in a Raft leader.
 Figures wal_appenders_in_flight(const std::string& dir, std::size_t size, int appenders, double seconds) {
-  std::filesystem::remove_all(dir + "/wal");
-  storage::DurableLogOptions options;
-  options.dir = dir + "/wal";
-  auto opened = storage::DurableLog::open(options);
-  if (!opened.ok()) die(opened.error().message);
-  std::shared_ptr<storage::DurableLog> log = std::move(opened.value());
+  std::shared_ptr<storage::DurableLog> log = open_fresh_log(dir);
 
   std::mutex mu;  // next_index, submission order, latencies, running
   std::condition_variable all_stopped;
@@ -224,14 +224,7 @@ Figures wal_appenders_in_flight(const std::string& dir, std::size_t size, int ap
   log->close();
   std::filesystem::remove_all(dir + "/wal");
 
-  std::sort(latencies.begin(), latencies.end());
-  Figures f;
-  f.entries_per_second = static_cast<double>(latencies.size()) / elapsed;
-  f.mb_per_second = static_cast<double>(latencies.size() * size) / elapsed / 1e6;
-  f.syncs_per_second = static_cast<double>(after.syncs - before.syncs) / elapsed;
-  f.p50_ms = percentile(latencies, 0.5);
-  f.p99_ms = percentile(latencies, 0.99);
-  return f;
+  return figures_of(latencies, size, elapsed, after.syncs - before.syncs);
 }
 
 void print_row(const char* what, std::size_t size, int appenders, const Figures& f, const std::string& note) {
@@ -246,18 +239,6 @@ std::string ratio(const char* label, double value) {
   char text[64];
   std::snprintf(text, sizeof text, "%s %.2f", label, value);
   return text;
-}
-
-std::vector<std::uint64_t> parse_list(const std::string& text) {
-  std::vector<std::uint64_t> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const std::size_t comma = text.find(',', start);
-    out.push_back(std::stoull(text.substr(start, comma - start)));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
 }
 
 }  // namespace
