@@ -121,6 +121,7 @@ Status NodeImpl::start() {
   core_options.random_seed = options_.random_seed != 0 ? options_.random_seed : std::random_device{}();
   core_options.heartbeat_interval_ticks = to_ticks(options_.heartbeat_interval, options_.tick_interval);
   core_options.election_timeout_ticks = to_ticks(options_.election_timeout, options_.tick_interval);
+  core_election_ticks_ = core_options.election_timeout_ticks;
   core_options.max_append_bytes = options_.max_append_bytes;
   core_options.max_inflight_appends = options_.max_inflight_appends;
   core_options.max_uncommitted_bytes = options_.max_uncommitted_bytes;
@@ -154,6 +155,7 @@ Status NodeImpl::start() {
 
   apply_ = std::make_unique<ApplyWorker>();
   started_ = true;
+  next_tick_at_ = Clock::now() + options_.tick_interval;  // before the loop thread runs
   boost::asio::post(io_, [this] {
     sync_configuration();
     schedule_tick();
@@ -360,6 +362,7 @@ NodeStatus NodeImpl::status() const {
 void NodeImpl::on_messages(std::vector<pb::Message>&& messages) {
   boost::asio::post(io_, [this, messages = std::move(messages)] {
     if (!storage_failure_.empty()) return;
+    catch_up_ticks();  // time first: a stalled loop must not answer as if no time passed
     for (const pb::Message& m : messages) core_->step(m);
     drain();
   });
@@ -384,20 +387,35 @@ void NodeImpl::on_snapshot_received(pb::Message&& request) {
 // The loop
 
 void NodeImpl::schedule_tick() {
-  tick_timer_.expires_after(options_.tick_interval);
+  tick_timer_.expires_at(next_tick_at_);
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) on_tick();
   });
 }
 
 void NodeImpl::on_tick() {
-  if (storage_failure_.empty()) core_->tick();
-  if (++ticks_since_expiry_scan_ * options_.tick_interval >= kExpiryScanInterval) {
+  catch_up_ticks();
+  if (ticks_since_expiry_scan_ * options_.tick_interval >= kExpiryScanInterval) {
     ticks_since_expiry_scan_ = 0;
     expire_requests();
   }
   drain();
   schedule_tick();
+}
+
+void NodeImpl::catch_up_ticks() {
+  const Clock::time_point now = Clock::now();
+  if (next_tick_at_ > now) return;
+  auto missed = static_cast<std::int64_t>((now - next_tick_at_) / options_.tick_interval) + 1;
+  // Past a few election timeouts every timeout has fired anyway: skip the rest of a
+  // long stall instead of replaying it tick by tick.
+  const std::int64_t cap = 4 * static_cast<std::int64_t>(core_election_ticks_) + 4;
+  if (missed > cap) missed = cap;
+  next_tick_at_ = now - (now - next_tick_at_) % options_.tick_interval + options_.tick_interval;
+  for (std::int64_t i = 0; i < missed; ++i) {
+    if (storage_failure_.empty()) core_->tick();
+    ++ticks_since_expiry_scan_;
+  }
 }
 
 void NodeImpl::drain() {
@@ -688,6 +706,7 @@ void NodeImpl::flush_reads() {
     for (QueuedRead& r : batch) r.done(error(ErrorCode::kStorage, storage_failure_));
     return;
   }
+  catch_up_ticks();  // a lease is only as good as the ticks counted against it
   // One ReadIndex round per consistency level serves every read queued meanwhile.
   for (ReadConsistency level : {ReadConsistency::kLinearizable, ReadConsistency::kLease}) {
     ReadBatch read_batch;

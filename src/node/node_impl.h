@@ -104,6 +104,12 @@ class NodeImpl final : public TransportHandler {
   // ---- loop only ----
   void schedule_tick();
   void on_tick();
+  // Delivers to the core every tick that real time owes it. Core ticks follow the
+  // steady clock, not timer wake-ups: after the loop was stalled (busy, SIGSTOP, a VM
+  // pause) the missed ticks come before anything else, so timeouts and the leader
+  // lease measure real time (a lease counted in ticks that lag real time could let a
+  // deposed leader serve a stale read).
+  void catch_up_ticks();
   void drain();
   void handle_ready(core::Ready&& ready);
   void on_write_done(std::uint64_t write_id, const Status& status);
@@ -166,6 +172,8 @@ class NodeImpl final : public TransportHandler {
   bool snapshot_in_progress_ = false;
   std::string storage_failure_;
   int ticks_since_expiry_scan_ = 0;
+  Clock::time_point next_tick_at_;  // when the core is owed its next tick
+  int core_election_ticks_ = 1;
 
   // Queues filled by any thread, drained by the loop.
   std::mutex queue_mutex_;
