@@ -21,6 +21,18 @@ enum class PlantedBug {
   kAppendWithoutPrevCheck,
   // §5.1: a leader that sees a higher term keeps leading.
   kLeaderIgnoresHigherTerm,
+  // Dissertation §6.4: serve a ReadIndex read at once, without the heartbeat round
+  // that confirms this node is still the leader (a deposed leader reads stale data).
+  kReadIndexWithoutHeartbeat,
+  // Dissertation §6.4.1: serve lease reads on the belief of leading alone, with or
+  // without CheckQuorum and however long ago a quorum last answered (etcd's
+  // lease-based reads with CheckQuorum off): a deposed leader, cut off from the
+  // cluster, goes on answering from its stale state.
+  kLeaseWithoutCheckQuorum,
+  // Dissertation §4.1 (and the 2015 single-server-change bug): accept a membership
+  // change while an earlier one is uncommitted, or before this leader has committed
+  // an entry of its term; two changes in a row may have disjoint majorities.
+  kConfChangeWhileInFlight,
 };
 
 const char* to_string(PlantedBug bug);

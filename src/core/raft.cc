@@ -28,6 +28,9 @@ const char* to_string(PlantedBug bug) {
     case PlantedBug::kVoteBeforePersist: return "vote-before-persist";
     case PlantedBug::kAppendWithoutPrevCheck: return "append-without-prev-check";
     case PlantedBug::kLeaderIgnoresHigherTerm: return "leader-ignores-higher-term";
+    case PlantedBug::kReadIndexWithoutHeartbeat: return "read-index-without-heartbeat";
+    case PlantedBug::kLeaseWithoutCheckQuorum: return "lease-without-check-quorum";
+    case PlantedBug::kConfChangeWhileInFlight: return "conf-change-while-in-flight";
   }
   return "?";
 }
@@ -601,7 +604,8 @@ ProposeResult Raft::propose_conf_change(const pb::ConfChange& change, std::strin
   // One change at a time, and only once this leader has committed an entry of its
   // own term (otherwise an uncommitted change of a previous leader could still be
   // pending, and two overlapping changes could produce disjoint majorities).
-  if (pending_conf_index_ > log_->committed() || log_->committed() < term_start_index_) {
+  if ((pending_conf_index_ > log_->committed() || log_->committed() < term_start_index_) &&
+      !RAFT_PLANTED(kConfChangeWhileInFlight)) {
     result.error = ProposeError::kConfChangeInProgress;
     return result;
   }
@@ -867,6 +871,9 @@ void Raft::handle_read_index_response(const pb::Message& m) {
 }
 
 bool Raft::lease_valid() const {
+  if (RAFT_PLANTED(kLeaseWithoutCheckQuorum)) {
+    return role_ == Role::kLeader && log_->committed() >= term_start_index_;
+  }
   if (!options_.check_quorum || role_ != Role::kLeader || transfer_target_ != kNoNode ||
       timeout_now_sent_ || log_->committed() < term_start_index_) {
     return false;
@@ -898,7 +905,7 @@ void Raft::start_read(std::string context, NodeId from, bool lease) {
   const bool alone = tracker_->quorum().vote_result([this](NodeId id) -> std::optional<bool> {
                        return id == options_.id;
                      }) == VoteOutcome::kWon;
-  if (alone || (lease && lease_valid())) {
+  if (alone || (lease && lease_valid()) || RAFT_PLANTED(kReadIndexWithoutHeartbeat)) {
     complete_read(read, true);
     return;
   }

@@ -61,6 +61,12 @@ const char* to_string(TransferError error);
 enum class ReadMode {
   kReadIndex,  // confirm leadership with a quorum round (dissertation §6.4)
   kLease,      // trust the leader lease when valid (§6.4.1), else fall back to ReadIndex
+  // The lease is measured in this node's ticks, so it is only as safe as the tick
+  // source: ticks must follow real time within lease_drift_margin_ticks. A runtime
+  // whose loop stalls (a process pause, a blocking call) must deliver the ticks that
+  // elapsed meanwhile before any other input, or a leader deposed during the stall
+  // still trusts its lease when it resumes (the simulator's Read Sees Committed
+  // caught exactly that; docs/simulator.md).
 };
 
 // A read-only snapshot of the core's state for status pages and tests.

@@ -34,6 +34,8 @@ std::vector<std::unique_ptr<Checker>> make_checkers() {
   out.push_back(make_commit_checker());
   out.push_back(make_apply_checker());
   out.push_back(make_acknowledged_checker());
+  out.push_back(make_config_change_checker());
+  out.push_back(make_read_checker());
   return out;
 }
 

@@ -10,7 +10,10 @@
 // stops the run and is reported with the node, term and index involved.
 //
 // Properties (Raft paper, Figure 3, then the extras the simulator adds):
-//   Election Safety        at most one leader per term, ever (across crashes too).
+//   Election Safety        at most one leader per term, ever: across crashes, over
+//                          every node (voters, learners, removed nodes, spares) and
+//                          whatever configuration each believes in.
+//   Only Voters Lead       a node becomes leader only as a voter of its configuration.
 //   Leader Append-Only     a leader never overwrites or deletes entries of its log.
 //   Log Matching           two entries with the same index and term have the same
 //                          content and the same predecessor term, in every log, at
@@ -28,18 +31,29 @@
 //                          term never decreases, across crashes.
 //   Commit Monotonic       a node's commit index never decreases while it runs (after a
 //                          crash it may be re-learned).
-//   Committed Is Durable   when an entry is first committed, a majority holds it durably.
+//   Committed Is Durable   when an entry is first committed, a majority of (each voter
+//                          set of) the committer's configuration holds it durably.
 //   Committed Is Safe      when an entry is first committed, no node lacking it could
 //                          ever be elected: its log (as written, or as it would be after
 //                          a crash) is less up to date (§5.4.1) than the logs of a
-//                          majority. This is the invariant behind Leader Completeness;
-//                          checking it at commit time catches an unsafe commit (Figure 8)
-//                          before some later election happens to exploit it.
+//                          majority of (each voter set of) that configuration. This is the
+//                          invariant behind Leader Completeness; checking it at commit time catches
+//                          an unsafe commit (Figure 8) before some later election happens to
+//                          exploit it.
 //   Same Apply Sequence    every node applies indexes 1, 2, 3, ... in order, without gaps
-//                          or repeats, and ends with the same key-value state.
-//   Acknowledged Not Lost  every operation acknowledged to a client is, at the end, at
-//                          its (index, term) in every node's applied sequence.
-// Linearizability and Liveness are checked by the Cluster at the end of a run.
+//                          or repeats, and every member of the final configuration ends
+//                          with the same key-value state.
+//   Acknowledged Not Lost  every write (or get through the log) acknowledged to a client
+//                          is, at the end, at its (index, term) in the applied sequence
+//                          of every member of the final configuration.
+//   One Change At A Time   a leader appends a configuration change only once every
+//                          earlier one in its log is committed and it has committed an
+//                          entry of its own term (dissertation §4.1).
+//   Read Sees Committed    a get served by ReadIndex or lease is answered from a store
+//                          that has applied every index committed anywhere before the
+//                          request reached the node.
+// Linearizability (of every client operation, reads served by ReadIndex or lease
+// included) and Liveness are checked by the Cluster at the end of a run.
 //
 // To add a checker: derive from Checker, override the hooks you need, call fail() with
 // the property name, and add it to make_checkers() in checkers.cc.
@@ -61,6 +75,7 @@ namespace raft::sim {
 
 namespace property {
 inline constexpr const char* kElectionSafety = "Election Safety";
+inline constexpr const char* kOnlyVotersLead = "Only Voters Lead";
 inline constexpr const char* kLeaderAppendOnly = "Leader Append-Only";
 inline constexpr const char* kLogMatching = "Log Matching";
 inline constexpr const char* kLeaderCompleteness = "Leader Completeness";
@@ -73,6 +88,8 @@ inline constexpr const char* kCommittedIsDurable = "Committed Is Durable";
 inline constexpr const char* kCommittedIsSafe = "Committed Is Safe";
 inline constexpr const char* kSameApplySequence = "Same Apply Sequence";
 inline constexpr const char* kAcknowledgedNotLost = "Acknowledged Not Lost";
+inline constexpr const char* kOneChangeAtATime = "One Change At A Time";
+inline constexpr const char* kReadSeesCommitted = "Read Sees Committed";
 inline constexpr const char* kLinearizability = "Linearizability";
 inline constexpr const char* kLiveness = "Liveness";
 }  // namespace property
@@ -95,6 +112,8 @@ class ClusterView {
   virtual int node_count() const = 0;
   virtual const SimNode& node(core::NodeId id) const = 0;
   virtual Time now() const = 0;
+  // The running leader of the highest term, or null.
+  virtual const SimNode* leader() const = 0;
 };
 
 class Checker {
@@ -112,6 +131,10 @@ class Checker {
   virtual void on_crash(const SimNode& /*node*/) {}
   virtual void after_event(const SimNode& /*node*/) {}
   virtual void on_acknowledged(const ClientReply& /*reply*/, const Operation& /*op*/) {}
+  // A client request reaches a node (is handed to it), and a get is answered from a
+  // node's store without the log (ReadIndex or lease).
+  virtual void on_request(const SimNode& /*node*/, const ClientRequest& /*request*/) {}
+  virtual void on_read_served(const SimNode& /*node*/, const ClientRequest& /*request*/) {}
   // The run converged (every node up and caught up): whole-cluster end checks.
   virtual void at_end() {}
 
@@ -144,6 +167,8 @@ std::unique_ptr<Checker> make_log_matching_checker();        // checkers_log.cc
 std::unique_ptr<Checker> make_commit_checker();              // checkers_log.cc
 std::unique_ptr<Checker> make_apply_checker();               // checkers_apply.cc
 std::unique_ptr<Checker> make_acknowledged_checker();        // checkers_apply.cc
+std::unique_ptr<Checker> make_config_change_checker();       // checkers_membership.cc
+std::unique_ptr<Checker> make_read_checker();                // checkers_read.cc
 
 // Every checker above, in a fixed order.
 std::vector<std::unique_ptr<Checker>> make_checkers();

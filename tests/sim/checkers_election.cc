@@ -1,8 +1,10 @@
 // Checkers of terms and votes: Election Safety, One Vote Per Term, Durable Before
 // Promise, Term Monotonic and Commit Monotonic.
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
+#include "src/core/confchange.h"
 #include "tests/sim/checkers.h"
 
 namespace raft::sim {
@@ -13,6 +15,12 @@ std::string n(core::NodeId id) {
 }
 
 // Election Safety (Figure 3): at most one leader can be elected in a given term.
+// Recorded over the whole run and over every node — voters, learners, removed nodes,
+// spares — whatever configuration each believes in, so two leaders elected by
+// majorities of different configurations (overlapping changes, a removed node
+// elected by its stale configuration) are caught. Only Voters Lead: a node becomes
+// leader only as a voter of its own configuration (either half of a joint one); a
+// leader may then remove itself, and leads until that change commits.
 class ElectionSafetyChecker final : public Checker {
  public:
   void after_event(const SimNode& node) override {
@@ -23,6 +31,18 @@ class ElectionSafetyChecker final : public Checker {
       fail(property::kElectionSafety, node.id(), core.term(), 0,
            n(it->second) + " and " + n(node.id()) + " were both leaders of term " +
                std::to_string(core.term()));
+      return;
+    }
+    if (inserted) {
+      const pb::Configuration& c = core.configuration();
+      const auto voter = [&](const google::protobuf::RepeatedField<std::uint64_t>& ids) {
+        return std::find(ids.begin(), ids.end(), node.id()) != ids.end();
+      };
+      if (!voter(c.voters()) && !voter(c.voters_outgoing())) {
+        fail(property::kOnlyVotersLead, node.id(), core.term(), 0,
+             n(node.id()) + " became leader of term " + std::to_string(core.term()) +
+                 " but is no voter of its configuration " + core::describe(c));
+      }
     }
   }
 

@@ -1,10 +1,12 @@
 // Checkers of the replicated log: Leader Append-Only, Log Matching, and the commit
 // checker (Leader Completeness, State Machine Safety of committed entries, Committed
 // Is Durable, Committed Is Safe).
+#include <algorithm>
 #include <functional>
 #include <string_view>
 #include <unordered_map>
 
+#include "src/core/confchange.h"
 #include "tests/sim/checkers.h"
 
 namespace raft::sim {
@@ -121,11 +123,12 @@ class LogMatchingChecker final : public Checker {
 // Tracks the committed log as the nodes report it (each node's commit index over its
 // own log) and checks:
 //   State Machine Safety: no two nodes commit different entries at one index;
-//   Committed Is Durable: when an index is first committed, a majority holds that
-//     entry durably (the leader counted acknowledgements that promise durability);
+//   Committed Is Durable: when an index is first committed, a majority of every voter
+//     set of the committer's configuration holds that entry durably (the leader counted
+//     acknowledgements that promise durability);
 //   Committed Is Safe: when index j is first committed, every node whose log (written
-//     or durable) lacks the entry is less up to date than both logs of a majority, so
-//     no vote could ever make it leader;
+//     or durable) lacks the entry is less up to date than both logs of a majority of
+//     each voter set of that configuration, so no vote could ever make it leader;
 //   Leader Completeness: an entry committed in term T is in the log of every leader of
 //     a term > T. An entry's commit term is taken as the term of the first node seen
 //     committing it, which is at least the term it was really committed in, so the
@@ -193,18 +196,23 @@ class CommitChecker final : public Checker {
       return true;
     }
     committed_.push_back(Committed{entry.term(), content_hash(entry), node_term, node.id()});
-    // Committed Is Durable.
-    int durable = 0;
-    for (int id = 1; id <= cluster().node_count(); ++id) {
-      const auto term = cluster().node(static_cast<core::NodeId>(id)).disk().durable().term(i);
-      if (term && *term == entry.term()) ++durable;
-    }
-    if (durable < cluster().node_count() / 2 + 1) {
-      fail(property::kCommittedIsDurable, node.id(), entry.term(), i,
-           n(node.id()) + " committed entry " + entry_name(i, entry.term()) +
-               " held durably by only " + std::to_string(durable) + " of " +
-               std::to_string(cluster().node_count()) + " nodes");
-      return false;
+    // Committed Is Durable: a majority of every voter set of the configuration the
+    // committer used (its own: configurations take effect when appended, and the first
+    // node seen committing an index is the leader that decided it).
+    for (const std::vector<core::NodeId>& voters : voter_sets(node.core().configuration())) {
+      int durable = 0;
+      for (core::NodeId id : voters) {
+        const auto term = cluster().node(id).disk().durable().term(i);
+        if (term && *term == entry.term()) ++durable;
+      }
+      if (durable < majority(voters)) {
+        fail(property::kCommittedIsDurable, node.id(), entry.term(), i,
+             n(node.id()) + " committed entry " + entry_name(i, entry.term()) +
+                 " held durably by only " + std::to_string(durable) + " of the voters " +
+                 list(voters) + " of its configuration " +
+                 core::describe(node.core().configuration()));
+        return false;
+      }
     }
     // Leaders already in office of a later term must hold it.
     for (int id = 1; id <= cluster().node_count(); ++id) {
@@ -222,8 +230,34 @@ class CommitChecker final : public Checker {
     return {log.term(log.last_index()).value_or(0), log.last_index()};
   }
 
+  // The voter sets of a configuration: one, or both halves of a joint one.
+  static std::vector<std::vector<core::NodeId>> voter_sets(const pb::Configuration& c) {
+    std::vector<std::vector<core::NodeId>> out;
+    out.emplace_back(c.voters().begin(), c.voters().end());
+    if (c.voters_outgoing_size() > 0)
+      out.emplace_back(c.voters_outgoing().begin(), c.voters_outgoing().end());
+    return out;
+  }
+  static int majority(const std::vector<core::NodeId>& voters) {
+    return static_cast<int>(voters.size()) / 2 + 1;
+  }
+  static std::string list(const std::vector<core::NodeId>& ids) {
+    std::string out;
+    for (core::NodeId id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+    return "{" + out + "}";
+  }
+
+  // Judged against the committer's configuration C: a majority of each voter set of C
+  // holds the entry durably (Committed Is Durable), and in correct Raft every node
+  // lacking a committed entry has a less up-to-date log than every node holding it,
+  // so no node lacking it may gather a majority of either set of C. (A node with an
+  // older configuration needs a majority of that one; in correct Raft it overlaps C's,
+  // so judging by C is sound; each candidate is also judged against its own
+  // configuration, which catches overlapping changes with disjoint majorities.)
   bool committed_is_safe(const SimNode& committer, core::Index j) {
     const Committed& c = committed_[j - 1];
+    const std::vector<std::vector<core::NodeId>> sets =
+        voter_sets(committer.core().configuration());
     const int count = cluster().node_count();
     for (int x = 1; x <= count; ++x) {
       const SimNode& candidate = cluster().node(static_cast<core::NodeId>(x));
@@ -234,30 +268,65 @@ class CommitChecker final : public Checker {
         // Who could vote for a candidate with this log: itself, and every node whose
         // log (now, or after a crash) is not more up to date.
         const auto candidate_position = position(*log);
-        std::string voters;
-        int votes = 0;
-        for (int y = 1; y <= count; ++y) {
-          const SimNode& voter = cluster().node(static_cast<core::NodeId>(y));
-          if (y == x || candidate_position >= position(voter.disk().written()) ||
-              candidate_position >= position(voter.disk().durable())) {
-            ++votes;
-            voters += (voters.empty() ? "" : ",") + std::to_string(y);
+        for (const std::vector<core::NodeId>& voters : sets) {
+          std::vector<core::NodeId> granted;
+          for (core::NodeId y : voters) {
+            const SimNode& voter = cluster().node(y);
+            if (y == candidate.id() || candidate_position >= position(voter.disk().written()) ||
+                candidate_position >= position(voter.disk().durable())) {
+              granted.push_back(y);
+            }
+          }
+          if (static_cast<int>(granted.size()) >= majority(voters)) {
+            fail(property::kCommittedIsSafe, candidate.id(), c.term, j,
+                 n(committer.id()) + " committed entry " + entry_name(j, c.term) + ", but " +
+                     n(candidate.id()) +
+                     (log == &candidate.disk().written() ? "" : " (after a crash)") +
+                     " lacks it with a log ending at " +
+                     entry_name(candidate_position.second, candidate_position.first) +
+                     ", at least as up to date as the logs of nodes " + list(granted) +
+                     ", a majority of the voters " + list(voters) + ": it could be elected");
+            return false;
           }
         }
-        if (votes >= count / 2 + 1) {
+        // The candidate campaigns with its own configuration (the latest in its
+        // written log): it must not be able to win that one either (every voter set).
+        if (log != &candidate.disk().written() || !candidate.up()) continue;
+        const pb::Configuration& own = candidate.core().configuration();
+        if (!is_voter(own, candidate.id())) continue;
+        std::string winnable;
+        bool wins = true;
+        for (const std::vector<core::NodeId>& voters : voter_sets(own)) {
+          std::vector<core::NodeId> granted;
+          for (core::NodeId y : voters) {
+            if (y > static_cast<core::NodeId>(count)) continue;
+            const SimNode& voter = cluster().node(y);
+            if (y == candidate.id() || candidate_position >= position(voter.disk().written()) ||
+                candidate_position >= position(voter.disk().durable())) {
+              granted.push_back(y);
+            }
+          }
+          wins = wins && static_cast<int>(granted.size()) >= majority(voters);
+          winnable += (winnable.empty() ? "" : " and ") + list(granted) + " of " + list(voters);
+        }
+        if (wins) {
           fail(property::kCommittedIsSafe, candidate.id(), c.term, j,
                n(committer.id()) + " committed entry " + entry_name(j, c.term) + ", but " +
-                   n(candidate.id()) +
-                   (log == &candidate.disk().written() ? "" : " (after a crash)") +
-                   " lacks it with a log ending at " +
+                   n(candidate.id()) + " lacks it with a log ending at " +
                    entry_name(candidate_position.second, candidate_position.first) +
-                   ", at least as up to date as the logs of nodes {" + voters +
-                   "}: it could be elected");
+                   ", at least as up to date as the logs of nodes " + winnable +
+                   ", a majority of its own configuration " + core::describe(own) +
+                   ": it could be elected");
           return false;
         }
       }
     }
     return true;
+  }
+  static bool is_voter(const pb::Configuration& c, core::NodeId id) {
+    return std::find(c.voters().begin(), c.voters().end(), id) != c.voters().end() ||
+           std::find(c.voters_outgoing().begin(), c.voters_outgoing().end(), id) !=
+               c.voters_outgoing().end();
   }
 
   bool leader_has(const SimNode& leader, core::Index i) {

@@ -58,6 +58,19 @@ void SimClient::begin_operation() {
     command_.kind = CommandKind::kDelete;
   }
   command_.key = "k" + std::to_string(rng_.between(1, static_cast<std::uint64_t>(config_.keys)));
+  read_path_ = ReadPath::kLog;
+  if (command_.kind == CommandKind::kGet) {
+    const int paths =
+        config_.read_log_weight + config_.read_index_weight + config_.read_lease_weight;
+    int path = static_cast<int>(rng_.below(static_cast<std::uint64_t>(paths)));
+    if ((path -= config_.read_log_weight) < 0) {
+      read_path_ = ReadPath::kLog;
+    } else if ((path -= config_.read_index_weight) < 0) {
+      read_path_ = ReadPath::kReadIndex;
+    } else {
+      read_path_ = ReadPath::kLease;
+    }
+  }
   if (command_.kind == CommandKind::kPut || command_.kind == CommandKind::kCas) {
     command_.value = "c" + std::to_string(id_) + "." + std::to_string(next_value_++);
   }
@@ -71,6 +84,10 @@ void SimClient::begin_operation() {
 }
 
 core::NodeId SimClient::pick_node() {
+  if (read_path_ != ReadPath::kLog && config_.follower_read_ppm > 0 &&
+      rng_.chance(config_.follower_read_ppm, 1'000'000)) {
+    return static_cast<core::NodeId>(rng_.between(1, static_cast<std::uint64_t>(node_count_)));
+  }
   if (leader_hint_ != core::kNoNode && rng_.chance(4, 5)) return leader_hint_;
   return static_cast<core::NodeId>(rng_.between(1, static_cast<std::uint64_t>(node_count_)));
 }
@@ -85,6 +102,7 @@ void SimClient::send_attempt() {
   request.client = id_;
   request.attempt = attempt_;
   request.command = command_;
+  request.read_path = read_path_;
   env_.send_request(target_, std::move(request));
   arm(config_.attempt_timeout_ms);
 }
@@ -150,7 +168,9 @@ void SimClient::on_reply(const ClientReply& reply) {
       history_.push_back(op);
       env_.on_acknowledged(id_, reply, op);
       ++completed_;
-      leader_hint_ = target_;
+      // A ReadIndex or lease read may have been served by a follower: it names the
+      // leader it asked.
+      leader_hint_ = reply.leader_hint != core::kNoNode ? reply.leader_hint : target_;
       if (draining_ && !pending_at_drain_) ++drained_;
       after_operation();
       break;
@@ -177,6 +197,7 @@ std::string SimClient::describe() const {
     case State::kBackingOff: out += "backing off before retrying "; break;
   }
   out += std::string(to_string(command_.kind)) + "(" + command_.key;
+  if (command_.kind == CommandKind::kGet) out += std::string(" by ") + to_string(read_path_);
   if (command_.kind == CommandKind::kCas) out += ", " + command_.expected + " -> " + command_.value;
   if (command_.kind == CommandKind::kPut) out += ", " + command_.value;
   out += "), attempt " + std::to_string(attempts_) + ", started at " +

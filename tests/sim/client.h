@@ -10,6 +10,11 @@
 // time, or never) and the client moves on to a fresh operation, because retrying a
 // write that may have happened would write its value twice.
 //
+// A get is served through the log, by ReadIndex or by the leader's lease (drawn per
+// operation from the seed's weights); ReadIndex and lease reads go, with the seed's
+// probability, to a random node (a follower forwards them to the leader) instead of
+// the leader last heard of.
+//
 // Written values are unique ("c<client>.<n>"), so a read names the write it saw. A
 // compare-and-set expects the value the client last saw for the key.
 //
@@ -83,7 +88,8 @@ class SimClient {
   int drained_ = 0;                // operations completed since (not counting that one)
   std::uint64_t timer_ = 0;        // the armed timer; older ones are void
 
-  Command command_;            // the current operation
+  Command command_;  // the current operation
+  ReadPath read_path_ = ReadPath::kLog;
   std::uint64_t attempt_ = 0;  // the current attempt's id
   std::uint64_t attempt_counter_ = 0;
   core::NodeId target_ = core::kNoNode;

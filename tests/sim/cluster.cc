@@ -1,6 +1,9 @@
 #include "tests/sim/cluster.h"
 
+#include <algorithm>
 #include <exception>
+
+#include "src/core/confchange.h"
 
 namespace raft::sim {
 namespace {
@@ -35,22 +38,27 @@ Cluster::Cluster(const SimConfig& config, std::FILE* trace)
       order_rng_(stream(config.seed, 1)),
       timing_rng_(stream(config.seed, 2)),
       crash_rng_(stream(config.seed, 3)),
-      network_(config.node_count, config.network, stream(config.seed, 4)),
-      nemesis_(config.faults, config.node_count, stream(config.seed, 5)) {
+      network_(config.total_nodes(), config.network, stream(config.seed, 4)),
+      nemesis_(config.faults, config.total_nodes(), stream(config.seed, 5)),
+      membership_(config.membership, config.total_nodes(), stream(config.seed, 6)) {
   pb::Configuration bootstrap;
   for (int i = 1; i <= config_.node_count; ++i) bootstrap.add_voters(static_cast<core::NodeId>(i));
   const Time drift = config_.runtime.max_tick_drift_ms;
-  for (int i = 1; i <= config_.node_count; ++i) {
-    nodes_.push_back(std::make_unique<SimNode>(static_cast<core::NodeId>(i), config_.core,
-                                               bootstrap, config_.runtime,
-                                               static_cast<NodeEnv&>(*this)));
+  for (int i = 1; i <= config_.total_nodes(); ++i) {
+    // Spare nodes start outside any configuration: they learn the membership from
+    // the first configuration entry a leader sends them once added.
+    nodes_.push_back(
+        std::make_unique<SimNode>(static_cast<core::NodeId>(i), config_.core,
+                                  i <= config_.node_count ? bootstrap : pb::Configuration(),
+                                  config_.runtime, static_cast<NodeEnv&>(*this)));
     tick_period_ms_.push_back(kMsPerTick - drift + timing_rng_.between(0, 2 * drift));
   }
   paused_until_.assign(nodes_.size(), 0);
+  missed_ticks_.assign(nodes_.size(), 0);
   last_role_.assign(nodes_.size(), core::Role::kFollower);
   for (int c = 1; c <= config_.client.clients; ++c) {
     clients_.push_back(
-        std::make_unique<SimClient>(c, config_.node_count, config_.client,
+        std::make_unique<SimClient>(c, config_.total_nodes(), config_.client,
                                     stream(config.seed, 100 + static_cast<std::uint64_t>(c)),
                                     static_cast<ClientEnv&>(*this), history_));
   }
@@ -71,6 +79,7 @@ RunResult Cluster::run() {
     schedule_fault(FaultKind::kCrash);
     schedule_fault(FaultKind::kPartition);
     schedule_fault(FaultKind::kPause);
+    schedule_membership();
     schedule(config_.safety_ticks * kMsPerTick, EventKind::kEndSafety);
 
     while (!finished_ && !violation_ && !queue_.empty()) {
@@ -136,7 +145,12 @@ void Cluster::dispatch(Event& event) {
       if (!deliverable(event)) return;  // a tick chain of a previous life
       SimNode& target = mutable_node(event.node);
       schedule_tick(target, tick_period_ms_[event.node - 1]);
-      if (paused(event.node)) return;  // a paused node's timer does not fire
+      if (paused(event.node)) {
+        // A paused node's timer does not fire; its clock runs on (see catch_up()).
+        ++missed_ticks_[event.node - 1];
+        return;
+      }
+      catch_up(target);
       target.tick();
       after_node_event(target);
       return;
@@ -154,6 +168,7 @@ void Cluster::dispatch(Event& event) {
       if (trace_.on()) trace("deliver " + describe(m));
       ++stats_.messages_delivered;
       SimNode& target = mutable_node(event.node);
+      catch_up(target);
       target.receive(m);
       after_node_event(target);
       return;
@@ -170,6 +185,7 @@ void Cluster::dispatch(Event& event) {
       }
       if (paused(event.node)) return defer_until_resumed(event);
       SimNode& target = mutable_node(event.node);
+      catch_up(target);
       if (event.kind == EventKind::kSyncDone) {
         if (trace_.on())
           trace(n(event.node) + " sync done (writes up to " + std::to_string(event.value) + ")");
@@ -182,6 +198,7 @@ void Cluster::dispatch(Event& event) {
                 describe(event.request.command) + " [attempt " +
                 std::to_string(event.request.attempt) + "]");
         }
+        for (auto& checker : checkers_) checker->on_request(target, event.request);
         target.client_request(std::move(event.request));
       }
       after_node_event(target);
@@ -272,6 +289,11 @@ void Cluster::dispatch(Event& event) {
       crash_node(mutable_node(event.node));
       schedule(event.value, EventKind::kRestart, event.node);
       return;
+    case EventKind::kMembership:
+      if (liveness_phase_) return;
+      change_membership();
+      schedule_membership();
+      return;
     case EventKind::kEndSafety: end_safety_phase(); return;
     case EventKind::kLivenessProbe:
       if (converged()) {
@@ -284,7 +306,7 @@ void Cluster::dispatch(Event& event) {
       if (finished_) return;
       {
         std::string detail = "the cluster did not converge within " +
-                             std::to_string(config_.liveness_bound_ticks) +
+                             std::to_string(liveness_allowance_ticks_) +
                              " ticks after the faults stopped: " + cluster_status();
         for (const auto& client : clients_) {
           if (!client->done()) detail += "; " + client->describe();
@@ -328,9 +350,24 @@ void Cluster::schedule_tick(const SimNode& target, Time delay_ms) {
   schedule(delay_ms, EventKind::kTick, target.id()).incarnation = target.incarnation();
 }
 
+void Cluster::catch_up(SimNode& target) {
+  std::uint64_t& missed = missed_ticks_[target.id() - 1];
+  if (missed == 0 || !config_.runtime.catch_up_missed_ticks) {
+    missed = 0;
+    return;
+  }
+  if (trace_.on()) trace(n(target.id()) + " resumes: " + std::to_string(missed) + " missed ticks");
+  for (; missed > 0 && target.up(); --missed) {
+    target.tick();
+    after_node_event(target);
+  }
+  missed = 0;
+}
+
 void Cluster::start_node(SimNode& target) {
   target.start(timing_rng_.next());
   paused_until_[target.id() - 1] = 0;
+  missed_ticks_[target.id() - 1] = 0;
   last_role_[target.id() - 1] = core::Role::kFollower;
   if (trace_.on()) {
     const core::Raft& core = target.core();
@@ -362,6 +399,40 @@ void Cluster::schedule_fault(FaultKind kind) {
   schedule(*gap, event);
 }
 
+void Cluster::schedule_membership() {
+  if (const std::optional<Time> gap = membership_.next_gap())
+    schedule(*gap, EventKind::kMembership);
+}
+
+void Cluster::change_membership() {
+  const core::NodeId id = current_leader();
+  if (id == core::kNoNode || now_ < paused_until_[id - 1]) return;
+  SimNode& leader = mutable_node(id);
+  catch_up(leader);
+  int proposals = membership_.burst() ? 2 : 1;
+  while (proposals-- > 0 && leader.up() && leader.core().role() == core::Role::kLeader) {
+    const std::optional<MembershipSchedule::Change> change =
+        membership_.pick(leader.core().configuration());
+    if (!change) return;
+    std::string error;
+    const std::string before = trace_.on() ? core::describe(leader.core().configuration()) : "";
+    const core::ProposeResult result = leader.propose_conf_change(change->change, &error);
+    if (result.ok()) {
+      ++stats_.conf_changes;
+    } else {
+      ++stats_.conf_changes_refused;
+    }
+    if (trace_.on()) {
+      trace("membership: " + n(id) + " proposes " + change->description + " in " + before + ": " +
+            (result.ok() ? "appended at " + std::to_string(result.first_index) + ", now " +
+                               core::describe(leader.core().configuration())
+                         : std::string("refused (") + core::to_string(*result.error) +
+                               (error.empty() ? "" : ": " + error) + ")"));
+    }
+    after_node_event(leader);
+  }
+}
+
 void Cluster::end_safety_phase() {
   liveness_phase_ = true;
   liveness_start_ = now_;
@@ -376,7 +447,13 @@ void Cluster::end_safety_phase() {
   }
   for (auto& client : clients_) client->drain();
   schedule(kMsPerTick, EventKind::kLivenessProbe);
-  schedule(config_.liveness_bound_ticks * kMsPerTick, EventKind::kLivenessDeadline);
+  liveness_allowance_ticks_ = config_.liveness_bound_ticks + catch_up_allowance_ticks();
+  schedule(liveness_allowance_ticks_ * kMsPerTick, EventKind::kLivenessDeadline);
+}
+
+const SimNode* Cluster::leader() const {
+  const core::NodeId id = current_leader();
+  return id == core::kNoNode ? nullptr : &node(id);
 }
 
 core::NodeId Cluster::current_leader() const {
@@ -388,6 +465,29 @@ core::NodeId Cluster::current_leader() const {
     }
   }
   return leader == nullptr ? core::kNoNode : leader->id();
+}
+
+std::uint64_t Cluster::catch_up_allowance_ticks() const {
+  // Nothing compacts the log, so a member that joined late (or fell far behind)
+  // must be sent every entry it lacks; with small appends and a small window on a
+  // slow, reordering network that takes a while even though nothing is wrong. The
+  // members are those of the most up-to-date log's configuration; the rate assumed is
+  // one entry per append, a window of min(max_inflight_appends, 16) per round trip,
+  // halved for the probing that reordering causes.
+  const SimNode* latest = nullptr;
+  for (const auto& target : nodes_) {
+    if (latest == nullptr || target->core().last_index() > latest->core().last_index())
+      latest = target.get();
+  }
+  const pb::Configuration& configuration = latest->core().configuration();
+  core::Index backlog = 0;
+  for (const auto& target : nodes_) {
+    if (!is_member(configuration, target->id())) continue;
+    backlog = std::max(backlog, latest->core().last_index() - target->applied_index());
+  }
+  const Time round_trip_ms = 2 * config_.network.max_delay_ms + config_.disk.max_sync_ms;
+  const Time window = std::min<Time>(config_.core.max_inflight_appends, 16);
+  return 2 * backlog * round_trip_ms / window / kMsPerTick;
 }
 
 core::NodeId Cluster::pick_victim() {
@@ -412,8 +512,13 @@ bool Cluster::converged() const {
   }
   if (leader == nullptr || leader->core().commit_index() != leader->core().last_index())
     return false;
+  // Removed nodes and spares outside the configuration hear nothing more.
+  const pb::Configuration& configuration = leader->core().configuration();
   for (const auto& target : nodes_) {
-    if (target->applied_index() != leader->core().commit_index()) return false;
+    if (is_member(configuration, target->id()) &&
+        target->applied_index() != leader->core().commit_index()) {
+      return false;
+    }
   }
   return true;
 }
@@ -455,6 +560,8 @@ std::string Cluster::cluster_status() const {
            std::to_string(core.commit_index()) + " applied " +
            std::to_string(target->applied_index());
   }
+  if (const SimNode* l = leader())
+    out += "; configuration " + core::describe(l->core().configuration());
   return out;
 }
 
@@ -542,13 +649,21 @@ void Cluster::on_sync(const SimNode& target) {
   for (auto& checker : checkers_) checker->on_sync(target);
 }
 
+void Cluster::on_read_served(const SimNode& target, const ClientRequest& request) {
+  for (auto& checker : checkers_) checker->on_read_served(target, request);
+}
+
 // ---------------------------------------------------------------------------
 // ClientEnv
 
 void Cluster::send_request(core::NodeId to, ClientRequest&& request) {
   if (trace_.on()) {
     trace("client " + std::to_string(request.client) + " -> " + n(to) + ": " +
-          describe(request.command) + " [attempt " + std::to_string(request.attempt) + "]");
+          describe(request.command) +
+          (request.command.kind == CommandKind::kGet
+               ? std::string(" by ") + to_string(request.read_path)
+               : std::string()) +
+          " [attempt " + std::to_string(request.attempt) + "]");
   }
   Event& e =
       schedule(timing_rng_.between(config_.network.min_delay_ms, config_.network.max_delay_ms),
@@ -563,6 +678,7 @@ void Cluster::set_timer(int client, Time delay_ms, std::uint64_t timer) {
 }
 
 void Cluster::on_acknowledged(int /*client*/, const ClientReply& reply, const Operation& op) {
+  if (op.kind == OpKind::kGet && reply.index == 0) ++stats_.reads_without_log;
   for (auto& checker : checkers_) checker->on_acknowledged(reply, op);
 }
 

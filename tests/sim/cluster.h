@@ -3,12 +3,14 @@
 //
 // A run has two phases (after TigerBeetle's VOPR):
 //   safety    for config.safety_ticks: clients issue operations while the nemesis
-//             crashes, pauses and partitions nodes and the network drops, delays,
-//             reorders and duplicates messages. Every checker runs after every event.
+//             crashes, pauses and partitions nodes, the network drops, delays,
+//             reorders and duplicates messages, and the membership schedule changes
+//             the configuration. Every checker runs after every event.
 //   liveness  the faults stop: the network heals and goes quiet, crashed nodes
 //             restart, paused ones resume, and clients drain. Within
 //             config.liveness_bound_ticks a leader must be elected, every client
-//             operation must complete, and every node must apply everything committed;
+//             operation must complete, and every member of the final configuration
+//             must apply everything committed (removed nodes keep running, outside);
 //             otherwise the run fails with the Liveness property.
 // The run then checks the end state (same state machine everywhere, nothing
 // acknowledged lost) and the linearizability of the client history.
@@ -30,6 +32,7 @@
 #include "tests/sim/config.h"
 #include "tests/sim/event_queue.h"
 #include "tests/sim/linearizability.h"
+#include "tests/sim/membership.h"
 #include "tests/sim/nemesis.h"
 #include "tests/sim/network.h"
 #include "tests/sim/node.h"
@@ -46,9 +49,12 @@ struct RunStats {
   std::uint64_t crashes = 0;
   std::uint64_t partitions = 0;
   std::uint64_t pauses = 0;
-  std::uint64_t strikes = 0;  // new leaders isolated or crashed right after election
+  std::uint64_t strikes = 0;               // new leaders isolated or crashed right after election
+  std::uint64_t conf_changes = 0;          // membership changes a leader accepted
+  std::uint64_t conf_changes_refused = 0;  // ... and refused (in flight, not leader yet)
   std::uint64_t client_ops_ok = 0;
   std::uint64_t client_ops_unknown = 0;
+  std::uint64_t reads_without_log = 0;  // gets answered by ReadIndex or lease
   std::uint64_t leaders_elected = 0;
   core::Term max_term = 0;
   core::Index final_commit_index = 0;
@@ -76,9 +82,10 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
   RunResult run();
 
   // ClusterView.
-  int node_count() const override { return config_.node_count; }
+  int node_count() const override { return config_.total_nodes(); }
   const SimNode& node(core::NodeId id) const override { return *nodes_[id - 1]; }
   Time now() const override { return now_; }
+  const SimNode* leader() const override;
 
  private:
   enum class EventKind : std::uint8_t {
@@ -96,6 +103,7 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
     kPause,
     kStrike,
     kCrashVoter,
+    kMembership,
     kEndSafety,
     kLivenessProbe,
     kLivenessDeadline,
@@ -120,6 +128,7 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
   void after_write(const SimNode& node, const core::Ready& ready) override;
   void on_apply(const SimNode& node, const pb::Entry& entry) override;
   void on_sync(const SimNode& node) override;
+  void on_read_served(const SimNode& node, const ClientRequest& request) override;
 
   // ClientEnv.
   void send_request(core::NodeId to, ClientRequest&& request) override;
@@ -133,11 +142,18 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
   void defer_until_resumed(Event& event);
   void after_node_event(SimNode& node);
 
+  // A node resuming from a pause first gets the ticks it missed, as a runtime whose
+  // tick source is a monotonic clock delivers them (RuntimeConfig::catch_up_missed_ticks).
+  void catch_up(SimNode& node);
   void start_node(SimNode& node);
   void crash_node(SimNode& node);
   void schedule_tick(const SimNode& node, Time delay_ms);
   void schedule_fault(FaultKind kind);
+  void schedule_membership();
+  void change_membership();
   void end_safety_phase();
+  // Extra ticks the liveness phase allows for members that must catch up a long log.
+  std::uint64_t catch_up_allowance_ticks() const;
   bool converged() const;
   // The leader of the highest term among running nodes, or 0.
   core::NodeId current_leader() const;
@@ -157,9 +173,11 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
   core::Rng crash_rng_;   // what a crash keeps
   SimNetwork network_;
   Nemesis nemesis_;
+  MembershipSchedule membership_;
   std::vector<std::unique_ptr<SimNode>> nodes_;
   std::vector<Time> tick_period_ms_;  // per node (index id - 1)
   std::vector<Time> paused_until_;
+  std::vector<std::uint64_t> missed_ticks_;  // ticks that fell in a pause, not delivered yet
   std::vector<core::Role> last_role_;
   std::vector<Operation> history_;
   std::vector<std::unique_ptr<SimClient>> clients_;
@@ -169,6 +187,7 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
   bool liveness_phase_ = false;
   bool finished_ = false;
   Time liveness_start_ = 0;
+  std::uint64_t liveness_allowance_ticks_ = 0;  // the bound plus the catch-up allowance
   std::uint64_t partition_generation_ = 0;
 };
 

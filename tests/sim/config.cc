@@ -73,6 +73,21 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
   cl.max_backoff_ms = rng.between(10, 200);
 
   c.safety_ticks = rng.between(1000, 3000);
+
+  // Drawn last, so the knobs above keep their values for every seed.
+  cl.read_log_weight = static_cast<int>(rng.between(0, 2));
+  cl.read_index_weight = static_cast<int>(rng.between(0, 2));
+  cl.read_lease_weight = static_cast<int>(rng.between(0, 2));
+  if (cl.read_log_weight + cl.read_index_weight + cl.read_lease_weight == 0) cl.read_log_weight = 1;
+  cl.follower_read_ppm = pick<std::uint32_t>(rng, {0, 300'000, 700'000});
+
+  MembershipConfig& m = c.membership;
+  m.change_mtbf_ticks = pick<std::uint64_t>(rng, {0, 0, 300, 100, 40});
+  m.spare_nodes = m.change_mtbf_ticks == 0 ? 0 : static_cast<int>(rng.between(1, 2));
+  m.burst_ppm = pick<std::uint32_t>(rng, {0, 100'000, 300'000});
+  m.min_voters = 3;
+  m.max_voters = 5;
+  m.remove_voters = o.pre_vote || o.check_quorum;
   c.derive_bounds();
   return c;
 }
@@ -87,13 +102,14 @@ void SimConfig::derive_bounds() {
 }
 
 std::string SimConfig::describe() const {
-  char buffer[512];
+  char buffer[768];
   std::snprintf(
       buffer, sizeof buffer,
       "n=%d ticks=%llu et=%d hb=%d prevote=%d checkquorum=%d inflight=%u append_bytes=%llu "
       "batch=%d/%llums drop=%.1f%% dup=%.1f%% delay=%llu..%llums spike=%.1f%% sync=%llu..%llums "
       "torn=%.0f%% crash_mtbf=%llu partition_mtbf=%llu pause_mtbf=%llu strike=%.0f%% "
-      "vote_crash=%.0f%% clients=%d keys=%d",
+      "vote_crash=%.0f%% clients=%d keys=%d reads=log:%d/index:%d/lease:%d follower_reads=%.0f%% "
+      "spares=%d conf_mtbf=%llu conf_burst=%.0f%%",
       node_count, static_cast<unsigned long long>(safety_ticks), core.election_timeout_ticks,
       core.heartbeat_interval_ticks, core.pre_vote ? 1 : 0, core.check_quorum ? 1 : 0,
       core.max_inflight_appends, static_cast<unsigned long long>(core.max_append_bytes),
@@ -106,7 +122,10 @@ std::string SimConfig::describe() const {
       static_cast<unsigned long long>(faults.crash_mtbf_ticks),
       static_cast<unsigned long long>(faults.partition_mtbf_ticks),
       static_cast<unsigned long long>(faults.pause_mtbf_ticks), faults.strike_new_leader_ppm / 1e4,
-      faults.crash_after_vote_ppm / 1e4, client.clients, client.keys);
+      faults.crash_after_vote_ppm / 1e4, client.clients, client.keys, client.read_log_weight,
+      client.read_index_weight, client.read_lease_weight, client.follower_read_ppm / 1e4,
+      membership.spare_nodes, static_cast<unsigned long long>(membership.change_mtbf_ticks),
+      membership.burst_ppm / 1e4);
   std::string out = buffer;
   if (core.planted_bug != core::PlantedBug::kNone) {
     out += " planted=";

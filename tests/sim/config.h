@@ -71,6 +71,16 @@ struct ClientConfig {
   Time max_backoff_ms = 100;       // before retrying after "not leader" or "busy"
   // Operation mix, relative weights.
   int get_weight = 30;
+  // How a get is served (relative weights, drawn per operation): through the log, by
+  // ReadIndex (dissertation §6.4), or by the leader's lease (§6.4.1; with CheckQuorum
+  // off the core falls back to ReadIndex). Neither of the last two writes the log.
+  int read_log_weight = 1;
+  int read_index_weight = 0;
+  int read_lease_weight = 0;
+  // A ReadIndex or lease read goes to a random node (usually a follower, which
+  // forwards it to the leader) rather than the leader last heard of, with this
+  // probability.
+  std::uint32_t follower_read_ppm = 0;
   int put_weight = 30;
   int cas_weight = 25;
   int delete_weight = 15;
@@ -84,17 +94,47 @@ struct RuntimeConfig {
   int max_batch_commands = 4;  // commands per propose() call
   Time batch_delay_ms = 0;     // wait this long for more commands before proposing
   Time max_tick_drift_ms = 0;  // each node's tick period is kMsPerTick +- [0, drift]
+  // A node that resumes from a pause is first given the ticks it missed, before any
+  // other input: its clock ran on while it was stopped (a runtime that derives ticks
+  // from a monotonic clock). Lease reads depend on it: a leader whose ticks stopped
+  // while it was paused trusts its lease for as long again, after another leader may
+  // have been elected (found by Read Sees Committed, seeds 1460 and 2904). Never
+  // switched off by from_seed(); the regression test switches it off.
+  bool catch_up_missed_ticks = true;
+};
+
+// Membership changes (membership.h): random configuration changes proposed through the
+// current leader during the safety phase.
+struct MembershipConfig {
+  // Nodes that exist and run from the start but are outside the initial configuration
+  // (ids node_count + 1 ...): candidates for "add learner". Removed nodes keep
+  // running (with their data) and may be added again.
+  int spare_nodes = 0;
+  std::uint64_t change_mtbf_ticks = 0;  // mean time between proposed changes; 0 = never
+  // A second change is proposed right after the first (it must be refused while the
+  // first is in flight), with this probability.
+  std::uint32_t burst_ppm = 0;
+  // Voter-count bounds the schedule keeps (a removal never goes below min_voters).
+  int min_voters = 3;
+  int max_voters = 5;
+  // Whether voters may be removed. Off when both PreVote and CheckQuorum are off: then
+  // Raft has no defence against a removed server that never learnt of its removal
+  // (dissertation §4.2.3); it would disrupt the cluster with higher terms forever.
+  bool remove_voters = true;
 };
 
 struct SimConfig {
   std::uint64_t seed = 1;
-  int node_count = 3;
+  int node_count = 3;  // the initial voters; spare nodes come on top
   core::Options core;  // id and random_seed are set per node
   RuntimeConfig runtime;
   NetworkConfig network;
   DiskConfig disk;
   FaultConfig faults;
   ClientConfig client;
+  MembershipConfig membership;
+  // Every simulated node: the initial voters and the spares.
+  int total_nodes() const { return node_count + membership.spare_nodes; }
   // The safety phase: clients run while faults are injected. Then the faults stop,
   // the network heals, crashed nodes restart, and the liveness phase must converge
   // within liveness_bound_ticks.

@@ -46,6 +46,12 @@ std::optional<Command> decode(std::string_view payload) {
   return command;
 }
 
+KvResult KvStore::get(const std::string& key) const {
+  KvResult result;
+  if (auto it = data_.find(key); it != data_.end()) result.value = it->second;
+  return result;
+}
+
 KvResult KvStore::apply(const Command& command) {
   KvResult result;
   auto it = data_.find(command.key);

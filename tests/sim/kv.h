@@ -3,8 +3,8 @@
 //
 // Every node applies committed ENTRY_NORMAL entries to its own KvStore; the client
 // that proposed a command gets the result computed by the node that answered it.
-// Reads are commands too for now (they go through the log); a ReadIndex path will
-// answer them from the store without proposing.
+// A get goes through the log like a write, or (ReadIndex, lease) is answered by
+// get() from a store that has applied the read index.
 #pragma once
 
 #include <map>
@@ -37,6 +37,8 @@ struct KvResult {
 class KvStore {
  public:
   KvResult apply(const Command& command);
+  // A get without the log.
+  KvResult get(const std::string& key) const;
   const std::map<std::string, std::string>& data() const { return data_; }
 
  private:

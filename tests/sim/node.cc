@@ -14,6 +14,15 @@ const char* to_string(ReplyStatus status) {
   return "?";
 }
 
+const char* to_string(ReadPath path) {
+  switch (path) {
+    case ReadPath::kLog: return "log";
+    case ReadPath::kReadIndex: return "read-index";
+    case ReadPath::kLease: return "lease";
+  }
+  return "?";
+}
+
 SimNode::SimNode(core::NodeId id, const core::Options& options, const pb::Configuration& bootstrap,
                  const RuntimeConfig& runtime, NodeEnv& env)
     : id_(id), options_(options), runtime_(runtime), env_(env), disk_(bootstrap) {
@@ -35,6 +44,8 @@ std::string SimNode::crash(core::Rng& rng, std::uint32_t torn_write_ppm) {
   applied_terms_.clear();
   proposal_queue_.clear();
   pending_.clear();
+  reads_awaiting_index_.clear();
+  reads_awaiting_apply_.clear();
   return disk_.crash(rng, torn_write_ppm);
 }
 
@@ -73,8 +84,10 @@ void SimNode::handle_ready(core::Ready& ready) {
                                               std::move(ready.persisted_messages)});
   if (ready.must_sync && !sync_in_flight_) start_sync();
 
-  // 4. Apply (committed entries are durable locally already).
+  // 4. Apply (committed entries are durable locally already), then answer the reads
+  // whose read index is applied.
   apply(ready.committed_entries);
+  handle_read_states(ready.read_states);
 
   // 3. Whatever is durable now (a Ready with nothing to sync behind durable ones).
   complete_persisted();
@@ -146,6 +159,10 @@ void SimNode::apply(const std::vector<pb::Entry>& entries) {
 }
 
 void SimNode::client_request(ClientRequest&& request) {
+  if (request.command.kind == CommandKind::kGet && request.read_path != ReadPath::kLog) {
+    start_read(std::move(request));
+    return;
+  }
   proposal_queue_.push_back(std::move(request));
   if (proposal_queue_.size() > 1) return;  // a flush is already due
   if (runtime_.batch_delay_ms == 0) {
@@ -186,6 +203,63 @@ void SimNode::flush_proposals() {
                           proposal_queue_.begin() + static_cast<std::ptrdiff_t>(count));
   }
   process_ready();
+}
+
+void SimNode::start_read(ClientRequest&& request) {
+  // Unique across lives: a read state answering a previous life's request must not
+  // be taken for a new one (it may have been confirmed before the new read began).
+  std::string context = std::to_string(incarnation_) + ":" + std::to_string(++read_counter_);
+  const core::ReadMode mode =
+      request.read_path == ReadPath::kLease ? core::ReadMode::kLease : core::ReadMode::kReadIndex;
+  reads_awaiting_index_.emplace(context, std::move(request));
+  core_->read_index(std::move(context), mode);
+  process_ready();
+}
+
+void SimNode::handle_read_states(std::vector<core::ReadState>& states) {
+  for (core::ReadState& state : states) {
+    auto it = reads_awaiting_index_.find(state.context);
+    if (it == reads_awaiting_index_.end()) continue;  // a duplicate or late answer
+    ClientRequest request = std::move(it->second);
+    reads_awaiting_index_.erase(it);
+    if (!state.ok) {
+      ClientReply reply;
+      reply.client = request.client;
+      reply.attempt = request.attempt;
+      reply.status = ReplyStatus::kNotLeader;
+      reply.leader_hint = core_->leader();
+      env_.reply(*this, std::move(reply));
+      continue;
+    }
+    reads_awaiting_apply_.emplace_back(state.index, std::move(request));
+  }
+  answer_confirmed_reads();
+}
+
+void SimNode::answer_confirmed_reads() {
+  // Answered in any order once applied: each read index alone makes its read
+  // linearizable.
+  for (auto it = reads_awaiting_apply_.begin(); it != reads_awaiting_apply_.end();) {
+    if (it->first > applied_index_) {
+      ++it;
+      continue;
+    }
+    env_.on_read_served(*this, it->second);
+    ClientReply reply;
+    reply.client = it->second.client;
+    reply.attempt = it->second.attempt;
+    reply.status = ReplyStatus::kOk;
+    reply.leader_hint = core_->leader();
+    reply.result = kv_.get(it->second.command.key);
+    env_.reply(*this, std::move(reply));
+    it = reads_awaiting_apply_.erase(it);
+  }
+}
+
+core::ProposeResult SimNode::propose_conf_change(const pb::ConfChange& change, std::string* error) {
+  const core::ProposeResult result = core_->propose_conf_change(change, error);
+  process_ready();
+  return result;
 }
 
 }  // namespace raft::sim

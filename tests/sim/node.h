@@ -13,8 +13,11 @@
 //      whose proposal landed at that (index, term) gets the result; an entry of
 //      another term at that index means the proposal was lost.
 // Client requests are batched (max_batch_commands, batch_delay_ms) into one
-// propose() call. A crash loses the core, the store, the pending proposals and the
-// unsynced writes; start() rebuilds the core from what the disk kept.
+// propose() call, except gets sent by ReadIndex or lease: those call read_index()
+// with a context unique across the node's lives, and are answered from the local
+// store once the read state arrives and the node has applied its index (a refused
+// read state answers "not leader"). A crash loses the core, the store, the pending proposals and
+// the unsynced writes; start() rebuilds the core from what the disk kept.
 //
 // The node talks to the outside only through NodeEnv (implemented by the Cluster),
 // which also lets the checkers observe every write, send and apply.
@@ -52,6 +55,7 @@ class NodeEnv {
   virtual void after_write(const SimNode& node, const core::Ready& ready) = 0;
   virtual void on_apply(const SimNode& node, const pb::Entry& entry) = 0;
   virtual void on_sync(const SimNode& node) = 0;
+  virtual void on_read_served(const SimNode& node, const ClientRequest& request) = 0;
 };
 
 class SimNode {
@@ -73,6 +77,8 @@ class SimNode {
   void sync_done(std::uint64_t sequence);
   void client_request(ClientRequest&& request);
   void flush_proposals();
+  // Proposes a membership change (the membership schedule's action).
+  core::ProposeResult propose_conf_change(const pb::ConfChange& change, std::string* error);
 
   // Introspection (for the cluster, checkers and traces).
   core::NodeId id() const { return id_; }
@@ -107,6 +113,9 @@ class SimNode {
   void complete_persisted();
   void apply(const std::vector<pb::Entry>& entries);
   void reject(const ClientRequest& request, const core::ProposeResult& result);
+  void start_read(ClientRequest&& request);
+  void handle_read_states(std::vector<core::ReadState>& states);
+  void answer_confirmed_reads();
 
   core::NodeId id_;
   core::Options options_;
@@ -125,6 +134,12 @@ class SimNode {
 
   std::deque<ClientRequest> proposal_queue_;
   std::map<core::Index, PendingProposal> pending_;
+
+  // Reads without the log: waiting for their read state (by context), then for the
+  // store to apply their read index.
+  std::uint64_t read_counter_ = 0;
+  std::map<std::string, ClientRequest> reads_awaiting_index_;
+  std::deque<std::pair<core::Index, ClientRequest>> reads_awaiting_apply_;
 };
 
 }  // namespace raft::sim

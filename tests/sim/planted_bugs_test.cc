@@ -63,6 +63,22 @@ TEST(PlantedBugs, AppendWithoutPrevCheck) {
 TEST(PlantedBugs, LeaderIgnoresHigherTerm) {
   expect_caught(PlantedBug::kLeaderIgnoresHigherTerm);
 }
+// Reads served without the log: a deposed leader that still believes it leads.
+TEST(PlantedBugs, ReadIndexWithoutHeartbeat) {
+  expect_caught(PlantedBug::kReadIndexWithoutHeartbeat);
+}
+TEST(PlantedBugs, LeaseWithoutCheckQuorum) {
+  expect_caught(PlantedBug::kLeaseWithoutCheckQuorum);
+}
+// Membership: two changes in flight at once.
+TEST(PlantedBugs, ConfChangeWhileInFlight) {
+  expect_caught(PlantedBug::kConfChangeWhileInFlight);
+}
+// The rule aside, its consequence — configurations with disjoint majorities — is
+// caught too (Committed Is Safe, judging a candidate by its own configuration).
+TEST(PlantedBugs, ConfChangeWhileInFlightByItsConsequences) {
+  expect_caught(PlantedBug::kConfChangeWhileInFlight, {property::kOneChangeAtATime});
+}
 
 }  // namespace
 }  // namespace raft::sim

@@ -14,10 +14,11 @@
 
 namespace raft::sim {
 
-// How a read is served. Only through the log for now; ReadIndex and lease reads are
-// added with the core's read_index() (they answer from the local store once the
-// node has applied the read index).
-enum class ReadPath { kLog };
+// How a get is served. kLog proposes it like a write. kReadIndex and kLease call the
+// core's read_index() (on a follower it asks the leader) and answer from the local
+// store once the node has applied the read index: nothing is written to the log.
+enum class ReadPath { kLog, kReadIndex, kLease };
+const char* to_string(ReadPath path);
 
 struct ClientRequest {
   int client = 0;
@@ -27,7 +28,8 @@ struct ClientRequest {
 };
 
 enum class ReplyStatus {
-  kOk,         // committed and applied; `result`, `index` and `term` are set
+  kOk,         // committed and applied (`result`, `index` and `term` set), or a read
+               // served without the log (`result` and `leader_hint` set)
   kNotLeader,  // not proposed; `leader_hint` may name the leader
   kBusy,       // not proposed (back-pressure or a leadership transfer)
   kLost,       // proposed, but another entry was committed at its index: no effect
@@ -40,6 +42,8 @@ struct ClientReply {
   ReplyStatus status = ReplyStatus::kOk;
   core::NodeId leader_hint = core::kNoNode;
   KvResult result;
+  // The (index, term) a command committed at; both 0 for a read served without the
+  // log (ReadIndex or lease).
   core::Index index = 0;
   core::Term term = 0;
 };

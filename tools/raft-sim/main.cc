@@ -48,7 +48,8 @@ std::optional<raft::core::PlantedBug> parse_bug(const std::string& name) {
   for (PlantedBug bug :
        {PlantedBug::kNone, PlantedBug::kVoteWithoutLogCheck, PlantedBug::kCommitOldTermByCounting,
         PlantedBug::kVoteBeforePersist, PlantedBug::kAppendWithoutPrevCheck,
-        PlantedBug::kLeaderIgnoresHigherTerm}) {
+        PlantedBug::kLeaderIgnoresHigherTerm, PlantedBug::kReadIndexWithoutHeartbeat,
+        PlantedBug::kLeaseWithoutCheckQuorum, PlantedBug::kConfChangeWhileInFlight}) {
     if (name == raft::core::to_string(bug)) return bug;
   }
   return std::nullopt;
@@ -76,7 +77,7 @@ void print_stats(const raft::sim::RunStats& s) {
       "  %llu ticks, %llu events, %llu messages (%llu delivered, %llu lost), %llu crashes, %llu "
       "partitions, "
       "%llu pauses, %llu strikes, %llu leaders (max term %llu), commit index %llu, %llu client ops "
-      "ok + %llu unknown, "
+      "ok + %llu unknown (%llu reads without the log), %llu membership changes (+%llu refused), "
       "linearizability %llu steps%s\n",
       static_cast<unsigned long long>(s.simulated_ticks), static_cast<unsigned long long>(s.events),
       static_cast<unsigned long long>(s.messages_sent),
@@ -89,6 +90,9 @@ void print_stats(const raft::sim::RunStats& s) {
       static_cast<unsigned long long>(s.final_commit_index),
       static_cast<unsigned long long>(s.client_ops_ok),
       static_cast<unsigned long long>(s.client_ops_unknown),
+      static_cast<unsigned long long>(s.reads_without_log),
+      static_cast<unsigned long long>(s.conf_changes),
+      static_cast<unsigned long long>(s.conf_changes_refused),
       static_cast<unsigned long long>(s.linearizability_steps),
       s.linearizability_gave_up ? " (gave up)" : "");
 }
@@ -171,6 +175,7 @@ int main(int argc, char** argv) {
   }
   const auto start = std::chrono::steady_clock::now();
   std::uint64_t runs = 0, failures = 0, ticks = 0, events = 0, ops = 0, unknown = 0, gave_up = 0;
+  std::uint64_t reads = 0, conf_changes = 0;
   for (std::uint64_t s = range->first; s <= range->last; ++s) {
     const RunResult result = raft::sim::run_simulation(config_for(s, overrides));
     ++runs;
@@ -178,6 +183,8 @@ int main(int argc, char** argv) {
     events += result.stats.events;
     ops += result.stats.client_ops_ok;
     unknown += result.stats.client_ops_unknown;
+    reads += result.stats.reads_without_log;
+    conf_changes += result.stats.conf_changes;
     if (result.stats.linearizability_gave_up) ++gave_up;
     if (!result.ok()) {
       ++failures;
@@ -196,12 +203,13 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "seeds %llu..%llu: %llu run, %llu failed | %llu simulated ticks | %llu events | %llu client "
-      "ops ok + %llu "
-      "unknown | linearizability gave up on %llu | wall %.1fs\n",
+      "ops ok (%llu reads without the log) + %llu unknown | %llu membership changes | "
+      "linearizability gave up on %llu | wall %.1fs\n",
       static_cast<unsigned long long>(range->first), static_cast<unsigned long long>(range->last),
       static_cast<unsigned long long>(runs), static_cast<unsigned long long>(failures),
       static_cast<unsigned long long>(ticks), static_cast<unsigned long long>(events),
-      static_cast<unsigned long long>(ops), static_cast<unsigned long long>(unknown),
+      static_cast<unsigned long long>(ops), static_cast<unsigned long long>(reads),
+      static_cast<unsigned long long>(unknown), static_cast<unsigned long long>(conf_changes),
       static_cast<unsigned long long>(gave_up), wall);
   return (failures == 0) != expect_failure ? 0 : 1;
 }
