@@ -121,7 +121,6 @@ Status NodeImpl::start() {
   core_options.random_seed = options_.random_seed != 0 ? options_.random_seed : std::random_device{}();
   core_options.heartbeat_interval_ticks = to_ticks(options_.heartbeat_interval, options_.tick_interval);
   core_options.election_timeout_ticks = to_ticks(options_.election_timeout, options_.tick_interval);
-  core_election_ticks_ = core_options.election_timeout_ticks;
   core_options.max_append_bytes = options_.max_append_bytes;
   core_options.max_inflight_appends = options_.max_inflight_appends;
   core_options.max_uncommitted_bytes = options_.max_uncommitted_bytes;
@@ -409,7 +408,7 @@ void NodeImpl::catch_up_ticks() {
   auto missed = static_cast<std::int64_t>((now - next_tick_at_) / options_.tick_interval) + 1;
   // Past a few election timeouts every timeout has fired anyway: skip the rest of a
   // long stall instead of replaying it tick by tick.
-  const std::int64_t cap = 4 * static_cast<std::int64_t>(core_election_ticks_) + 4;
+  const std::int64_t cap = 4 * std::int64_t{to_ticks(options_.election_timeout, options_.tick_interval)} + 4;
   if (missed > cap) missed = cap;
   next_tick_at_ = now - (now - next_tick_at_) % options_.tick_interval + options_.tick_interval;
   for (std::int64_t i = 0; i < missed; ++i) {

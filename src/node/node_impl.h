@@ -173,7 +173,6 @@ class NodeImpl final : public TransportHandler {
   std::string storage_failure_;
   int ticks_since_expiry_scan_ = 0;
   Clock::time_point next_tick_at_;  // when the core is owed its next tick
-  int core_election_ticks_ = 1;
 
   // Queues filled by any thread, drained by the loop.
   std::mutex queue_mutex_;

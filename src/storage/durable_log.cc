@@ -275,11 +275,7 @@ void DurableLog::process(std::vector<Op>& ops) {
         std::lock_guard lock(mu_);
         return failed_;
       }()) {
-    std::vector<Completion> batch;
-    for (Op& op : ops) {
-      if (op.done) batch.push_back(Completion{std::move(op.done), *failed});
-    }
-    return complete(std::move(batch));
+    return complete_all(ops, *failed);
   }
 
   // 1. Plan and encode the whole batch, against a shadow of the log's shape (the
@@ -373,11 +369,7 @@ void DurableLog::process(std::vector<Op>& ops) {
   std::uint64_t batch_offset = 0;
   auto abort_batch = [&](const Error& error) {
     fail(error);
-    std::vector<Completion> batch;
-    for (Op& op : ops) {
-      if (op.done) batch.push_back(Completion{std::move(op.done), error});
-    }
-    complete(std::move(batch));
+    complete_all(ops, error);
   };
   if (!buf.empty()) {
     if (open_bytes_ > open_header_bytes_ && open_bytes_ + buf.size() > options_.max_segment_bytes) {
@@ -456,6 +448,14 @@ void DurableLog::process(std::vector<Op>& ops) {
   for (Op& op : ops) {
     if (!op.done) continue;
     batch.push_back(Completion{std::move(op.done), op.error ? Result<Index>(*op.error) : Result<Index>(last_index)});
+  }
+  complete(std::move(batch));
+}
+
+void DurableLog::complete_all(std::vector<Op>& ops, const Error& error) {
+  std::vector<Completion> batch;
+  for (Op& op : ops) {
+    if (op.done) batch.push_back(Completion{std::move(op.done), error});
   }
   complete(std::move(batch));
 }

@@ -113,8 +113,8 @@ class DurableLog final : public LogStore {
   // (snapshot index, last index + 1] as of the writes before it (else this write
   // fails with kInvalidArgument and the log goes on). `done` runs on the writer or
   // the completion thread, in submission order (inline if the log is already
-  // closed); it must not drop the last reference to the log. With write.sync == false the write is reported once written (a later
-  // sync makes it durable).
+  // closed); it must not drop the last reference to the log. With write.sync ==
+  // false the write is reported once written (a later sync makes it durable).
   void write_async(LogWrite write, WriteCallback done);
   // raft::LogStore form of the same.
   void submit(LogWrite write, std::function<void(const Status&)> done) override;
@@ -159,8 +159,11 @@ class DurableLog final : public LogStore {
     WriteCallback done;
     Result<Index> result;
   };
-  // Hands a batch's callbacks, in order, to the completion thread.
+  // Calls a batch's callbacks in order: here if they are few and nothing is pending,
+  // else through the completion thread.
   void complete(std::vector<Completion> batch);
+  // complete() every op of a failed batch with `error`.
+  void complete_all(std::vector<Op>& ops, const Error& error);
   void process(std::vector<Op>& ops);
   Status write_segment_header(WritableFile& file, std::uint64_t seq) const;
   Status create_open_segment(std::uint64_t seq);
