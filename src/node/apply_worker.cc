@@ -1,8 +1,13 @@
 #include "src/node/apply_worker.h"
 
+#include "src/util/thread_name.h"
+
 namespace raft {
 
-ApplyWorker::ApplyWorker() : thread_([this] { run(); }) {}
+ApplyWorker::ApplyWorker() : thread_([this] {
+        util::name_this_thread("raft-apply");
+        run();
+      }) {}
 
 ApplyWorker::~ApplyWorker() { stop(); }
 

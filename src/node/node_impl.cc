@@ -7,6 +7,7 @@
 #include "src/core/confchange.h"
 #include "src/node/default_stores.h"
 #include "src/node/snapshot_streams.h"
+#include "src/util/thread_name.h"
 
 namespace raft {
 
@@ -161,6 +162,7 @@ Status NodeImpl::start() {
     drain();
   });
   loop_thread_ = std::thread([this] {
+    util::name_this_thread("raft-loop");
     auto guard = boost::asio::make_work_guard(io_);
     io_.run();
   });

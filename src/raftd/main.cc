@@ -21,6 +21,7 @@
 #include "src/raftd/kv_store.h"
 #include "src/raftd/names.h"
 #include "src/node/default_stores.h"
+#include "src/util/thread_name.h"
 
 namespace {
 
@@ -304,8 +305,13 @@ int main(int argc, char** argv) {
   });
 
   std::vector<std::thread> workers;
-  for (int i = 1; i < 2; ++i) workers.emplace_back([&io] { io.run(); });
-  io.run();
+  for (int i = 1; i < 2; ++i) {
+    workers.emplace_back([&io] {
+      raft::util::name_this_thread("raftd-http");
+      io.run();
+    });
+  }
+  io.run();  // the main thread keeps the name "raftd" (what ps and pkill see)
   for (std::thread& t : workers) t.join();
   node->stop();  // logs "stopped" once its files are closed
   return 0;

@@ -9,6 +9,7 @@
 
 #include "src/storage/record.h"
 #include "src/storage/segment.h"
+#include "src/util/thread_name.h"
 
 namespace raft::storage {
 
@@ -42,8 +43,14 @@ Result<std::shared_ptr<DurableLog>> DurableLog::open(DurableLogOptions options) 
   if (options.max_segment_bytes == 0) return invalid("DurableLogOptions.max_segment_bytes is 0");
   std::shared_ptr<DurableLog> log(new DurableLog(std::move(options)));
   if (Status s = log->recover(); !s.ok()) return s.error();
-  log->completer_ = std::thread([raw = log.get()] { raw->completer_loop(); });
-  log->writer_ = std::thread([raw = log.get()] { raw->writer_loop(); });
+  log->completer_ = std::thread([raw = log.get()] {
+    util::name_this_thread("raft-walcb");
+    raw->completer_loop();
+  });
+  log->writer_ = std::thread([raw = log.get()] {
+    util::name_this_thread("raft-wal");
+    raw->writer_loop();
+  });
   return log;
 }
 

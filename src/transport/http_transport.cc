@@ -18,6 +18,7 @@
 #include "src/transport/receiver.h"
 #include "src/transport/server.h"
 #include "src/transport/snapshot_sender.h"
+#include "src/util/thread_name.h"
 
 namespace raft::transport {
 
@@ -102,6 +103,7 @@ class HttpTransport::Impl {
     std::promise<void> finished;
     io_finished_ = finished.get_future();
     io_thread_ = std::thread([this, finished = std::move(finished)]() mutable {
+      util::name_this_thread("raft-net");
       run_io();
       finished.set_value();
     });
