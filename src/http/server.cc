@@ -1,11 +1,16 @@
 #include "src/http/server.h"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <mutex>
 #include <set>
+#include <thread>
+#include <vector>
+
+#include "src/util/thread_name.h"
 
 namespace raft::http {
 
@@ -26,11 +31,37 @@ namespace {
 
 class Session;
 
+// One io thread and the answers waiting for it (see server.h).
+struct Lane {
+  net::io_context io{1};  // one thread: its sessions need no strand
+  net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(io);
+  std::thread thread;
+  std::mutex mutex;
+  std::vector<std::pair<std::shared_ptr<Session>, Response>> outbox;
+  bool drain_posted = false;  // a drain() is queued and will see the outbox
+  bool closed = false;        // stopped: answers are dropped
+
+  // Any thread. Queues the answer; the first answer of a batch posts the drain.
+  void deliver(std::shared_ptr<Session> session, Response&& response) {
+    {
+      std::lock_guard lock(mutex);
+      if (closed) return;
+      outbox.emplace_back(std::move(session), std::move(response));
+      if (drain_posted) return;
+      drain_posted = true;
+    }
+    net::post(io, [this] { drain(); });
+  }
+  void drain();  // lane thread
+};
+
 }  // namespace
 
 struct Server::State : std::enable_shared_from_this<Server::State> {
   State(net::io_context& io_context, ServerOptions opts, Handler h)
-      : io(io_context), options(std::move(opts)), handler(std::move(h)), acceptor(net::make_strand(io_context)) {}
+      : io(io_context), options(std::move(opts)), handler(std::move(h)), acceptor(net::make_strand(io_context)) {
+    for (int i = 0; i < std::max(1, options.threads); ++i) lanes.push_back(std::make_unique<Lane>());
+  }
 
   void accept();
   void forget(Session* session) {
@@ -42,6 +73,8 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   ServerOptions options;
   Handler handler;
   tcp::acceptor acceptor;
+  std::vector<std::unique_ptr<Lane>> lanes;
+  std::size_t next_lane = 0;  // round robin; the accept chain only
   std::mutex mutex;
   std::set<Session*> sessions;  // live sessions, closed by stop()
   bool stopped = false;
@@ -51,17 +84,28 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<Server::State> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+  Session(tcp::socket&& socket, std::shared_ptr<Server::State> server, Lane& lane)
+      : stream_(std::move(socket)), server_(std::move(server)), lane_(lane) {}
 
-  void start() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); }); }
+  void start() { net::post(lane_.io, [self = shared_from_this()] { self->read(); }); }
 
   void close() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::post(lane_.io, [self = shared_from_this()] {
       beast::error_code ignored;
       self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
       self->stream_.close();
     });
+  }
+
+  // Lane thread.
+  void write(Response&& response) {
+    auto shared = std::make_shared<Response>(std::move(response));
+    stream_.expires_after(server_->options.write_timeout);
+    beast_http::async_write(stream_, *shared,
+                            [self = shared_from_this(), shared](beast::error_code ec, std::size_t) {
+                              if (ec || !shared->keep_alive()) return self->close_now();
+                              self->read();
+                            });
   }
 
   ~Session() { server_->forget(this); }
@@ -92,13 +136,11 @@ class Session : public std::enable_shared_from_this<Session> {
     Request request = parser_->release();
     const unsigned version = request.version();
     const bool keep_alive = request.keep_alive();
-    auto self = shared_from_this();
-    // The handler may answer from any thread: hop back onto this session's strand.
-    Responder respond = [self, version, keep_alive](Response&& response) {
+    // The handler may answer from any thread: the answer goes through the lane.
+    Responder respond = [self = shared_from_this(), version, keep_alive](Response&& response) {
       response.version(version);
       response.keep_alive(keep_alive && response.keep_alive());
-      net::post(self->stream_.get_executor(),
-                [self, response = std::move(response)]() mutable { self->write(std::move(response)); });
+      self->lane_.deliver(self, std::move(response));
     };
     try {
       server_->handler(std::move(request), std::move(respond));
@@ -106,16 +148,6 @@ class Session : public std::enable_shared_from_this<Session> {
       write(json_response(beast_http::status::internal_server_error,
                           std::string(R"({"error":"internal error"})"), version, false));
     }
-  }
-
-  void write(Response&& response) {
-    auto shared = std::make_shared<Response>(std::move(response));
-    stream_.expires_after(server_->options.write_timeout);
-    beast_http::async_write(stream_, *shared,
-                            [self = shared_from_this(), shared](beast::error_code ec, std::size_t) {
-                              if (ec || !shared->keep_alive()) return self->close_now();
-                              self->read();
-                            });
   }
 
   void close_now() {
@@ -128,16 +160,28 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
   std::shared_ptr<Server::State> server_;
+  Lane& lane_;  // owned by server_
 };
+
+void Lane::drain() {
+  std::vector<std::pair<std::shared_ptr<Session>, Response>> batch;
+  {
+    std::lock_guard lock(mutex);
+    batch.swap(outbox);
+    drain_posted = false;
+  }
+  for (auto& [session, response] : batch) session->write(std::move(response));
+}
 
 }  // namespace
 
 void Server::State::accept() {
-  acceptor.async_accept(net::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+  Lane& lane = *lanes[next_lane++ % lanes.size()];
+  acceptor.async_accept(lane.io, [self = shared_from_this(), &lane](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted) return;
     } else {
-      auto session = std::make_shared<Session>(std::move(socket), self);
+      auto session = std::make_shared<Session>(std::move(socket), self, lane);
       {
         std::lock_guard lock(self->mutex);
         if (self->stopped) return;
@@ -166,6 +210,12 @@ Status Server::start() {
   if (ec) return make_error(ErrorCode::kInvalidArgument, "cannot listen on " + where + ": " + ec.message());
   state_->acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return make_error(ErrorCode::kInvalidArgument, "cannot listen on " + where + ": " + ec.message());
+  for (auto& lane : state_->lanes) {
+    lane->thread = std::thread([io = &lane->io] {
+      util::name_this_thread("http-lane");
+      io->run();
+    });
+  }
   state_->accept();
   return Ok{};
 }
@@ -194,6 +244,17 @@ void Server::stop() {
     state->acceptor.close(ignored);
   });
   for (auto& session : live) session->close();
+  live.clear();
+  // Each lane runs until its sessions' closes and aborted operations are done.
+  for (auto& lane : state_->lanes) {
+    {
+      std::lock_guard lock(lane->mutex);
+      lane->closed = true;
+      lane->outbox.clear();
+    }
+    lane->work.reset();
+    if (lane->thread.joinable()) lane->thread.join();
+  }
 }
 
 }  // namespace raft::http

@@ -21,7 +21,6 @@
 #include "src/raftd/kv_store.h"
 #include "src/raftd/names.h"
 #include "src/node/default_stores.h"
-#include "src/util/thread_name.h"
 
 namespace {
 
@@ -304,15 +303,9 @@ int main(int argc, char** argv) {
     io.stop();
   });
 
-  std::vector<std::thread> workers;
-  for (int i = 1; i < 2; ++i) {
-    workers.emplace_back([&io] {
-      raft::util::name_this_thread("raftd-http");
-      io.run();
-    });
-  }
-  io.run();  // the main thread keeps the name "raftd" (what ps and pkill see)
-  for (std::thread& t : workers) t.join();
+  // The main thread runs the listener, the timers and the forwarding client; the
+  // server's lanes serve the connections.
+  io.run();
   node->stop();  // logs "stopped" once its files are closed
   return 0;
 }
