@@ -1017,6 +1017,7 @@ pb::Configuration Raft::configuration_at(Index index) const {
 
 void Raft::apply_configuration(const pb::Configuration& configuration) {
   configuration_ = configuration;
+  ++configuration_version_;
   tracker_->set_configuration(configuration_, log_->last_index() + 1);
 }
 
@@ -1140,7 +1141,6 @@ Status Raft::status() const {
     }
   }
   s.transfer_target = transfer_target_;
-  s.configuration = configuration_;
   return s;
 }
 

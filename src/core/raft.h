@@ -90,7 +90,6 @@ struct Status {
   };
   std::vector<Peer> peers;  // leader only; excludes self
   NodeId transfer_target = kNoNode;
-  pb::Configuration configuration;
 };
 
 class Raft {
@@ -161,6 +160,9 @@ class Raft {
   Index last_index() const;
   Status status() const;
   const pb::Configuration& configuration() const { return configuration_; }
+  // Changes whenever configuration() is set (possibly to an equal value), so a
+  // runtime can skip its per-configuration work while it stays the same.
+  std::uint64_t configuration_version() const { return configuration_version_; }
   // The configuration in force at `index` (for snapshot metadata). REQUIRES: index at
   // or after the log's snapshot index.
   pb::Configuration configuration_at(Index index) const;
@@ -262,6 +264,7 @@ class Raft {
   std::unique_ptr<RaftLog> log_;
   std::unique_ptr<ProgressTracker> tracker_;
   pb::Configuration configuration_;
+  std::uint64_t configuration_version_ = 0;
 
   // Persistent state (Figure 2), mirrored in hard_state_ once handed out.
   Term term_ = 0;

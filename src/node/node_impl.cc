@@ -427,7 +427,14 @@ void NodeImpl::drain() {
     fail_storage(std::string("log read failed: ") + e.what());
     return;
   }
-  sync_configuration();
+  // Per-configuration work only when it may have changed: drain runs thousands of
+  // times a second under load, and the profile showed serializing the configuration
+  // and rebuilding the member list here on every call.
+  if (core_->configuration_version() != synced_configuration_version_) {
+    synced_configuration_version_ = core_->configuration_version();
+    members_ = members_of(core_->configuration());
+    sync_configuration();
+  }
   publish_status();
 }
 
@@ -674,8 +681,10 @@ void NodeImpl::flush_proposals() {
   auto fail_all = [&](const Error& e) {
     for (QueuedProposal& p : batch) p.done(e);
   };
-  if (!storage_failure_.empty()) return fail_all(error(ErrorCode::kStorage, storage_failure_));
+  // Not leading first: a follower whose disk failed still certainly did nothing, and
+  // its caller can go to the leader.
   if (core_->role() != core::Role::kLeader) return fail_all(not_leader_error());
+  if (!storage_failure_.empty()) return fail_all(error(ErrorCode::kStorage, storage_failure_));
 
   std::vector<std::string> commands;
   commands.reserve(batch.size());
@@ -932,7 +941,7 @@ void NodeImpl::publish_status() {
   s.applied_index = applied_;
   s.last_index = core_status.last_index;
   s.snapshot_index = last_snapshot_index_;
-  s.members = members_of(configuration);
+  s.members = members_;
   for (const core::Status::Peer& peer : core_status.peers) {
     s.progress.push_back(ReplicationProgress{peer.id, peer.match_index, peer.next_index, peer.state,
                                              peer.recently_active});

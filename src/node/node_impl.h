@@ -165,6 +165,8 @@ class NodeImpl final : public TransportHandler {
   std::vector<PendingTransfer> transfers_;
   std::map<NodeId, std::string> transport_peers_;
   std::string configuration_fingerprint_;
+  std::uint64_t synced_configuration_version_ = ~std::uint64_t{0};  // of the core's, as synced
+  std::vector<Member> members_;  // the configuration's members, for status()
   Index applied_ = 0;           // reported by the apply thread
   Index dispatched_index_ = 0;  // last entry handed to the apply thread
   Term dispatched_term_ = 0;
