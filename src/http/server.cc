@@ -29,6 +29,30 @@ Response json_response(beast_http::status status, std::string body, unsigned ver
 
 namespace {
 
+// The answer as it goes on the wire, in one contiguous buffer: one send, and none of
+// the per-field buffer sequence the generic serializer walks (a visible cost in
+// raftd's profile at tens of thousands of answers a second).
+void wire_bytes(Response& response, std::string& out) {
+  response.prepare_payload();
+  const std::string& body = response.body();
+  out.clear();
+  out.reserve(256 + body.size());
+  out += response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(response.result_int());
+  out += ' ';
+  const beast::string_view reason = response.reason();
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  for (const auto& field : response) {
+    out.append(field.name_string().data(), field.name_string().size());
+    out += ": ";
+    out.append(field.value().data(), field.value().size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += body;
+}
+
 class Session;
 
 // One io thread and the answers waiting for it (see server.h).
@@ -97,15 +121,16 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  // Lane thread.
+  // Lane thread. One request is answered at a time, so one buffer serves them all.
   void write(Response&& response) {
-    auto shared = std::make_shared<Response>(std::move(response));
+    const bool keep_alive = response.keep_alive();
+    wire_bytes(response, out_);
     stream_.expires_after(server_->options.write_timeout);
-    beast_http::async_write(stream_, *shared,
-                            [self = shared_from_this(), shared](beast::error_code ec, std::size_t) {
-                              if (ec || !shared->keep_alive()) return self->close_now();
-                              self->read();
-                            });
+    net::async_write(stream_, net::buffer(out_),
+                     [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                       if (ec || !keep_alive) return self->close_now();
+                       self->read();
+                     });
   }
 
   ~Session() { server_->forget(this); }
@@ -158,6 +183,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
+  std::string out_;  // the answer being written
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
   std::shared_ptr<Server::State> server_;
   Lane& lane_;  // owned by server_

@@ -96,6 +96,7 @@ struct Api::WriteContext {
   Clock::time_point start;
   Clock::time_point deadline;
   bool forwarded_in = false;
+  bool routing = false;  // the node said it does not lead: forward or wait
 };
 
 struct Api::ReadContext {
@@ -243,8 +244,9 @@ void Api::handle_kv_delete(http::Request&& request, const std::string& key, http
 }
 
 void Api::run_write(std::shared_ptr<WriteContext> context) {
-  const raft::NodeStatus status = node_.status();
-  if (status.role == raft::NodeRole::kLeader) {
+  // Propose first and route only when this node turns out not to lead: a status()
+  // copy on every write showed in the leader's profile.
+  if (!context->routing) {
     node_.propose(context->command.SerializeAsString(), [this, context](raft::Result<std::string> result) {
       if (result.ok()) {
         pb::KvResult kv_result;
@@ -252,7 +254,9 @@ void Api::run_write(std::shared_ptr<WriteContext> context) {
         metrics_.record_write(Clock::now() - context->start, true);
         switch (kv_result.code()) {
           case pb::KvResult::OK:
-            return context->respond(ok_json(json{{"index", kv_result.index()}}));
+            // Hand-built: the hot path of every write answer.
+            return context->respond(http::json_response(
+                bhttp::status::ok, "{\"index\":" + std::to_string(kv_result.index()) + "}"));
           case pb::KvResult::NOT_FOUND:
             return context->respond(error_response(bhttp::status::not_found, "not found"));
           default:
@@ -263,6 +267,9 @@ void Api::run_write(std::shared_ptr<WriteContext> context) {
       switch (error.code) {
         case ErrorCode::kNotLeader:
         case ErrorCode::kNoLeader:
+          // Certainly not performed: forward to the leader, or wait for one.
+          context->routing = true;
+          return run_write(context);
         case ErrorCode::kDropped:
         case ErrorCode::kInProgress:
           // Certainly not performed: try again (here or at the new leader).
@@ -289,6 +296,9 @@ void Api::run_write(std::shared_ptr<WriteContext> context) {
     });
     return;
   }
+  context->routing = false;  // the next attempt proposes here again first
+  const raft::NodeStatus status = node_.status();
+  if (status.role == raft::NodeRole::kLeader) return retry_write(context);  // became leader meanwhile
   const std::string leader_address = leader_client_address(status);
   if (context->forwarded_in || leader_address.empty() || leader_address == options_.client_address) {
     // No (reachable) leader yet, or a forwarded request reached a node that is no
