@@ -1,10 +1,14 @@
 #include "src/http/server.h"
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -54,9 +58,14 @@ void wire_bytes(Response& response, std::string& out) {
 }
 
 class Session;
+using Clock = std::chrono::steady_clock;
+// The socket type bound to a lane's executor: no type-erased executor per operation.
+using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
 
-// One io thread and the answers waiting for it (see server.h).
+// One io thread, its sessions and the answers waiting for it (see server.h).
 struct Lane {
+  explicit Lane(Clock::duration sweep_every) : sweep_interval(sweep_every) {}
+
   net::io_context io{1};  // one thread: its sessions need no strand
   net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(io);
   std::thread thread;
@@ -64,6 +73,12 @@ struct Lane {
   std::vector<std::pair<std::shared_ptr<Session>, Response>> outbox;
   bool drain_posted = false;  // a drain() is queued and will see the outbox
   bool closed = false;        // stopped: answers are dropped
+  // Timeouts: each session keeps a deadline, and one timer per lane closes the
+  // sessions past it (a timer per read and write cost more than the reads).
+  const Clock::duration sweep_interval;
+  net::steady_timer sweep_timer{io};
+  std::vector<std::weak_ptr<Session>> sessions;  // lane thread only
+  bool sweeping = true;                          // lane thread only
 
   // Any thread. Queues the answer; the first answer of a batch posts the drain.
   void deliver(std::shared_ptr<Session> session, Response&& response) {
@@ -77,6 +92,7 @@ struct Lane {
     net::post(io, [this] { drain(); });
   }
   void drain();  // lane thread
+  void sweep();  // lane thread
 };
 
 }  // namespace
@@ -84,7 +100,10 @@ struct Lane {
 struct Server::State : std::enable_shared_from_this<Server::State> {
   State(net::io_context& io_context, ServerOptions opts, Handler h)
       : io(io_context), options(std::move(opts)), handler(std::move(h)), acceptor(net::make_strand(io_context)) {
-    for (int i = 0; i < std::max(1, options.threads); ++i) lanes.push_back(std::make_unique<Lane>());
+    const auto shortest = std::min(options.read_timeout, options.write_timeout);
+    const Clock::duration sweep_every = std::clamp<Clock::duration>(shortest / 4, std::chrono::milliseconds(5),
+                                                                    std::chrono::seconds(1));
+    for (int i = 0; i < std::max(1, options.threads); ++i) lanes.push_back(std::make_unique<Lane>(sweep_every));
   }
 
   void accept();
@@ -108,16 +127,21 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<Server::State> server, Lane& lane)
-      : stream_(std::move(socket)), server_(std::move(server)), lane_(lane) {}
+  Session(Socket&& socket, std::shared_ptr<Server::State> server, Lane& lane)
+      : socket_(std::move(socket)), server_(std::move(server)), lane_(lane) {}
 
-  void start() { net::post(lane_.io, [self = shared_from_this()] { self->read(); }); }
+  void start() {
+    net::post(lane_.io, [self = shared_from_this()] {
+      self->lane_.sessions.push_back(self);
+      self->read();
+    });
+  }
 
   void close() {
     net::post(lane_.io, [self = shared_from_this()] {
       beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      self->stream_.close();
+      self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+      self->socket_.close(ignored);
     });
   }
 
@@ -125,12 +149,21 @@ class Session : public std::enable_shared_from_this<Session> {
   void write(Response&& response) {
     const bool keep_alive = response.keep_alive();
     wire_bytes(response, out_);
-    stream_.expires_after(server_->options.write_timeout);
-    net::async_write(stream_, net::buffer(out_),
+    deadline_ = Clock::now() + server_->options.write_timeout;
+    net::async_write(socket_, net::buffer(out_),
                      [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
                        if (ec || !keep_alive) return self->close_now();
                        self->read();
                      });
+  }
+
+  // Lane thread: closes the connection if a read or write outlived its timeout; the
+  // pending operation then ends with operation_aborted.
+  void expire_if_due(Clock::time_point now) {
+    if (now < deadline_) return;
+    deadline_ = Clock::time_point::max();
+    beast::error_code ignored;
+    socket_.close(ignored);
   }
 
   ~Session() { server_->forget(this); }
@@ -140,14 +173,15 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(server_->options.body_limit_bytes);
     parser_->header_limit(64 * 1024);
-    stream_.expires_after(server_->options.read_timeout);
-    beast_http::async_read(stream_, buffer_, *parser_,
+    deadline_ = Clock::now() + server_->options.read_timeout;
+    beast_http::async_read(socket_, buffer_, *parser_,
                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
+    deadline_ = Clock::time_point::max();  // the handler has the request deadline
     if (ec == beast_http::error::end_of_stream || ec == net::error::operation_aborted ||
-        ec == beast::error::timeout || ec == net::error::connection_reset || ec == net::error::eof) {
+        ec == net::error::bad_descriptor || ec == net::error::connection_reset || ec == net::error::eof) {
       return close_now();
     }
     if (ec == beast_http::error::body_limit) {
@@ -177,11 +211,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close_now() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  Socket socket_;
+  Clock::time_point deadline_ = Clock::time_point::max();  // of the pending read or write
   beast::flat_buffer buffer_;
   std::string out_;  // the answer being written
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
@@ -199,11 +234,26 @@ void Lane::drain() {
   for (auto& [session, response] : batch) session->write(std::move(response));
 }
 
+void Lane::sweep() {
+  if (!sweeping) return;
+  const Clock::time_point now = Clock::now();
+  std::erase_if(sessions, [now](const std::weak_ptr<Session>& weak) {
+    std::shared_ptr<Session> session = weak.lock();
+    if (!session) return true;
+    session->expire_if_due(now);
+    return false;
+  });
+  sweep_timer.expires_after(sweep_interval);
+  sweep_timer.async_wait([this](const beast::error_code& ec) {
+    if (!ec) sweep();
+  });
+}
+
 }  // namespace
 
 void Server::State::accept() {
   Lane& lane = *lanes[next_lane++ % lanes.size()];
-  acceptor.async_accept(lane.io, [self = shared_from_this(), &lane](beast::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(lane.io.get_executor(), [self = shared_from_this(), &lane](beast::error_code ec, Socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted) return;
     } else {
@@ -237,6 +287,7 @@ Status Server::start() {
   state_->acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return make_error(ErrorCode::kInvalidArgument, "cannot listen on " + where + ": " + ec.message());
   for (auto& lane : state_->lanes) {
+    net::post(lane->io, [lane = lane.get()] { lane->sweep(); });
     lane->thread = std::thread([io = &lane->io] {
       util::name_this_thread("http-lane");
       io->run();
@@ -278,6 +329,10 @@ void Server::stop() {
       lane->closed = true;
       lane->outbox.clear();
     }
+    net::post(lane->io, [lane = lane.get()] {
+      lane->sweeping = false;
+      lane->sweep_timer.cancel();
+    });
     lane->work.reset();
     if (lane->thread.joinable()) lane->thread.join();
   }
