@@ -778,7 +778,7 @@ void Raft::handle_append_response(const pb::Message& m) {
   }
   if (maybe_commit()) {
     if (role_ != Role::kLeader) return;  // removed by the change that just committed
-    broadcast_append();  // tell everyone the new commit index
+    commit_broadcast_pending_ = true;    // tell everyone the new commit index (ready())
   } else {
     while (send_append(m.from(), /*send_if_empty=*/false)) {
     }
@@ -1047,6 +1047,7 @@ void Raft::send_persisted(pb::Message&& m) { persisted_messages_.push_back(std::
 
 bool Raft::has_ready() const {
   if (!messages_.empty() || !persisted_messages_.empty() || !read_states_.empty()) return true;
+  if (commit_broadcast_pending_) return true;
   if (SoftState{leader_, role_, term_} != last_soft_state_) return true;
   if (term_ != last_handed_out_hard_state_.term() || vote_ != last_handed_out_hard_state_.vote() ||
       hard_state_commit() != last_handed_out_hard_state_.commit()) {
@@ -1056,6 +1057,10 @@ bool Raft::has_ready() const {
 }
 
 Ready Raft::ready() {
+  if (commit_broadcast_pending_) {
+    commit_broadcast_pending_ = false;
+    if (role_ == Role::kLeader) broadcast_append();
+  }
   Ready ready;
   const SoftState soft{leader_, role_, term_};
   if (soft != last_soft_state_) {
@@ -1114,7 +1119,7 @@ void Raft::on_persisted(const PersistMark& mark) {
     Progress* self = tracker_->progress(options_.id);
     if (self != nullptr && self->on_ack(log_->persisted_index()) && maybe_commit() &&
         role_ == Role::kLeader) {
-      broadcast_append();
+      commit_broadcast_pending_ = true;
     }
   }
 }
