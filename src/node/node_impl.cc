@@ -365,7 +365,7 @@ void NodeImpl::on_messages(std::vector<pb::Message>&& messages) {
     if (!storage_failure_.empty()) return;
     catch_up_ticks();  // time first: a stalled loop must not answer as if no time passed
     for (const pb::Message& m : messages) core_->step(m);
-    drain();
+    schedule_drain();
   });
 }
 
@@ -400,7 +400,7 @@ void NodeImpl::on_tick() {
     ticks_since_expiry_scan_ = 0;
     expire_requests();
   }
-  drain();
+  schedule_drain();
   schedule_tick();
 }
 
@@ -417,6 +417,15 @@ void NodeImpl::catch_up_ticks() {
     if (storage_failure_.empty()) core_->tick();
     ++ticks_since_expiry_scan_;
   }
+}
+
+void NodeImpl::schedule_drain() {
+  if (drain_scheduled_) return;
+  drain_scheduled_ = true;
+  boost::asio::post(io_, [this] {
+    drain_scheduled_ = false;
+    drain();
+  });
 }
 
 void NodeImpl::drain() {
@@ -507,7 +516,7 @@ void NodeImpl::on_write_done(std::uint64_t write_id, const Status& status) {
     }
   }
   release_durable();
-  drain();
+  schedule_drain();
 }
 
 void NodeImpl::release_durable() {
@@ -652,7 +661,7 @@ void NodeImpl::on_applied(Index index) {
     reads_awaiting_apply_.erase(reads_awaiting_apply_.begin());
   }
   maybe_auto_snapshot();
-  drain();
+  schedule_drain();
 }
 
 void NodeImpl::on_read_state(const core::ReadState& state) {
@@ -702,7 +711,7 @@ void NodeImpl::flush_proposals() {
     proposals_.emplace(result.first_index + i,
                        PendingProposal{result.term, std::move(batch[i].done), batch[i].deadline});
   }
-  drain();
+  schedule_drain();
 }
 
 void NodeImpl::flush_reads() {
@@ -731,7 +740,7 @@ void NodeImpl::flush_reads() {
     core_->read_index(context, level == ReadConsistency::kLease ? core::ReadMode::kLease
                                                                  : core::ReadMode::kReadIndex);
   }
-  drain();
+  schedule_drain();
 }
 
 void NodeImpl::expire_requests() {
