@@ -1,6 +1,7 @@
 #include "src/http/server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -10,7 +11,6 @@
 #include <boost/beast/core.hpp>
 #include <chrono>
 #include <mutex>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -72,7 +72,8 @@ struct Lane {
   std::mutex mutex;
   std::vector<std::pair<std::shared_ptr<Session>, Response>> outbox;
   bool drain_posted = false;  // a drain() is queued and will see the outbox
-  bool closed = false;        // stopped: answers are dropped
+  bool closed = false;        // stopped: answers are dropped, new sessions not started
+  // The lane's live sessions: the deadline sweep walks them, and stop() closes them.
   // Timeouts: each session keeps a deadline, and one timer per lane closes the
   // sessions past it (a timer per read and write cost more than the reads).
   const Clock::duration sweep_interval;
@@ -91,8 +92,9 @@ struct Lane {
     }
     net::post(io, [this] { drain(); });
   }
-  void drain();  // lane thread
-  void sweep();  // lane thread
+  void drain();      // lane thread
+  void sweep();      // lane thread
+  void close_all();  // lane thread: ends the sweep and closes every session
 };
 
 }  // namespace
@@ -107,10 +109,6 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   }
 
   void accept();
-  void forget(Session* session) {
-    std::lock_guard lock(mutex);
-    sessions.erase(session);
-  }
 
   net::io_context& io;
   ServerOptions options;
@@ -118,9 +116,7 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   tcp::acceptor acceptor;
   std::vector<std::unique_ptr<Lane>> lanes;
   std::size_t next_lane = 0;  // round robin; the accept chain only
-  std::mutex mutex;
-  std::set<Session*> sessions;  // live sessions, closed by stop()
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
 };
 
 namespace {
@@ -132,17 +128,20 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void start() {
     net::post(lane_.io, [self = shared_from_this()] {
+      {
+        std::lock_guard lock(self->lane_.mutex);
+        if (self->lane_.closed) return;  // stop() came first: the socket closes with us
+      }
       self->lane_.sessions.push_back(self);
       self->read();
     });
   }
 
+  // Lane thread.
   void close() {
-    net::post(lane_.io, [self = shared_from_this()] {
-      beast::error_code ignored;
-      self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
-      self->socket_.close(ignored);
-    });
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
   }
 
   // Lane thread. One request is answered at a time, so one buffer serves them all.
@@ -165,8 +164,6 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     socket_.close(ignored);
   }
-
-  ~Session() { server_->forget(this); }
 
  private:
   void read() {
@@ -249,6 +246,15 @@ void Lane::sweep() {
   });
 }
 
+void Lane::close_all() {
+  sweeping = false;
+  sweep_timer.cancel();
+  for (const std::weak_ptr<Session>& weak : sessions) {
+    if (std::shared_ptr<Session> session = weak.lock()) session->close();
+  }
+  sessions.clear();
+}
+
 }  // namespace
 
 void Server::State::accept() {
@@ -257,13 +263,8 @@ void Server::State::accept() {
     if (ec) {
       if (ec == net::error::operation_aborted) return;
     } else {
-      auto session = std::make_shared<Session>(std::move(socket), self, lane);
-      {
-        std::lock_guard lock(self->mutex);
-        if (self->stopped) return;
-        self->sessions.insert(session.get());
-      }
-      session->start();
+      if (self->stopped) return;
+      std::make_shared<Session>(std::move(socket), self, lane)->start();
     }
     self->accept();
   });
@@ -303,36 +304,19 @@ std::uint16_t Server::port() const {
 }
 
 void Server::stop() {
-  std::vector<std::shared_ptr<Session>> live;
-  {
-    std::lock_guard lock(state_->mutex);
-    if (state_->stopped) return;
-    state_->stopped = true;
-    for (Session* s : state_->sessions) {
-      // A session may be mid-destruction; shared_from_this would throw then.
-      try {
-        live.push_back(s->shared_from_this());
-      } catch (const std::bad_weak_ptr&) {
-      }
-    }
-  }
+  if (state_->stopped.exchange(true)) return;
   net::post(state_->acceptor.get_executor(), [state = state_] {
     beast::error_code ignored;
     state->acceptor.close(ignored);
   });
-  for (auto& session : live) session->close();
-  live.clear();
-  // Each lane runs until its sessions' closes and aborted operations are done.
+  // Each lane closes its sessions and runs until their aborted operations are done.
   for (auto& lane : state_->lanes) {
     {
       std::lock_guard lock(lane->mutex);
       lane->closed = true;
       lane->outbox.clear();
     }
-    net::post(lane->io, [lane = lane.get()] {
-      lane->sweeping = false;
-      lane->sweep_timer.cancel();
-    });
+    net::post(lane->io, [lane = lane.get()] { lane->close_all(); });
     lane->work.reset();
     if (lane->thread.joinable()) lane->thread.join();
   }
