@@ -436,14 +436,7 @@ void NodeImpl::drain() {
     fail_storage(std::string("log read failed: ") + e.what());
     return;
   }
-  // Per-configuration work only when it may have changed: drain runs thousands of
-  // times a second under load, and the profile showed serializing the configuration
-  // and rebuilding the member list here on every call.
-  if (core_->configuration_version() != synced_configuration_version_) {
-    synced_configuration_version_ = core_->configuration_version();
-    members_ = members_of(core_->configuration());
-    sync_configuration();
-  }
+  sync_configuration();
   publish_status();
 }
 
@@ -799,7 +792,13 @@ void NodeImpl::on_leader_change(const core::SoftState& soft) {
 }
 
 void NodeImpl::sync_configuration() {
+  // Only when the configuration may have changed: drain runs thousands of times a
+  // second under load, and the profile showed serializing the configuration and
+  // rebuilding the member list on every call.
+  if (core_->configuration_version() == synced_configuration_version_) return;
+  synced_configuration_version_ = core_->configuration_version();
   const pb::Configuration& configuration = core_->configuration();
+  members_ = members_of(configuration);
   // A joining node keeps its seed addresses until it learns the real membership.
   if (configuration.members_size() == 0) return;
   std::string fingerprint = configuration.SerializeAsString();
@@ -819,7 +818,7 @@ void NodeImpl::sync_configuration() {
     }
   }
   // Listeners first, so a log line can already name a member that just joined.
-  if (events_.on_membership_change) events_.on_membership_change(members_of(configuration));
+  if (events_.on_membership_change) events_.on_membership_change(members_);
   log("configuration: " + core::describe(configuration));
 }
 

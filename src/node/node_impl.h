@@ -128,6 +128,8 @@ class NodeImpl final : public TransportHandler {
   void flush_reads();
   void expire_requests();
   void on_leader_change(const core::SoftState& soft);
+  // Tells the transport, members_ and the listeners about a new configuration;
+  // returns at once while the core's configuration version is unchanged.
   void sync_configuration();
   void maybe_auto_snapshot();
   void start_snapshot(std::function<void(Result<Index>)> done);

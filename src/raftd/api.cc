@@ -96,7 +96,6 @@ struct Api::WriteContext {
   Clock::time_point start;
   Clock::time_point deadline;
   bool forwarded_in = false;
-  bool routing = false;  // the node said it does not lead: forward or wait
 };
 
 struct Api::ReadContext {
@@ -246,57 +245,55 @@ void Api::handle_kv_delete(http::Request&& request, const std::string& key, http
 void Api::run_write(std::shared_ptr<WriteContext> context) {
   // Propose first and route only when this node turns out not to lead: a status()
   // copy on every write showed in the leader's profile.
-  if (!context->routing) {
-    node_.propose(context->command.SerializeAsString(), [this, context](raft::Result<std::string> result) {
-      if (result.ok()) {
-        pb::KvResult kv_result;
-        kv_result.ParseFromString(result.value());
-        metrics_.record_write(Clock::now() - context->start, true);
-        switch (kv_result.code()) {
-          case pb::KvResult::OK:
-            // Hand-built: the hot path of every write answer.
-            return context->respond(http::json_response(
-                bhttp::status::ok, "{\"index\":" + std::to_string(kv_result.index()) + "}"));
-          case pb::KvResult::NOT_FOUND:
-            return context->respond(error_response(bhttp::status::not_found, "not found"));
-          default:
-            return context->respond(error_response(bhttp::status::precondition_failed, "compare failed"));
-        }
-      }
-      const raft::Error& error = result.error();
-      switch (error.code) {
-        case ErrorCode::kNotLeader:
-        case ErrorCode::kNoLeader:
-          // Certainly not performed: forward to the leader, or wait for one.
-          context->routing = true;
-          return run_write(context);
-        case ErrorCode::kDropped:
-        case ErrorCode::kInProgress:
-          // Certainly not performed: try again (here or at the new leader).
-          return retry_write(context);
-        case ErrorCode::kTimeout:
-        case ErrorCode::kShuttingDown:
-          metrics_.record_write(Clock::now() - context->start, false);
-          return context->respond(error_response(bhttp::status::gateway_timeout, "timeout"));
-        case ErrorCode::kStorage:
-        case ErrorCode::kInternal:
-          // The entry may already be on other nodes, which can still commit it: the
-          // outcome is unknown, so never a "not performed" 5xx.
-          metrics_.record_write(Clock::now() - context->start, false);
-          return context->respond(error_response(bhttp::status::gateway_timeout, "outcome unknown: " + error.message));
-        case ErrorCode::kBusy:
-          metrics_.record_write(Clock::now() - context->start, false);
-          return context->respond(error_response(bhttp::status::service_unavailable, "busy: " + error.message));
-        case ErrorCode::kTooLarge:
-          return context->respond(error_response(bhttp::status::payload_too_large, error.message));
+  node_.propose(context->command.SerializeAsString(), [this, context](raft::Result<std::string> result) {
+    if (result.ok()) {
+      pb::KvResult kv_result;
+      kv_result.ParseFromString(result.value());
+      metrics_.record_write(Clock::now() - context->start, true);
+      switch (kv_result.code()) {
+        case pb::KvResult::OK:
+          // Hand-built: the hot path of every write answer.
+          return context->respond(http::json_response(
+              bhttp::status::ok, "{\"index\":" + std::to_string(kv_result.index()) + "}"));
+        case pb::KvResult::NOT_FOUND:
+          return context->respond(error_response(bhttp::status::not_found, "not found"));
         default:
-          metrics_.record_write(Clock::now() - context->start, false);
-          return context->respond(error_response(bhttp::status::internal_server_error, error.message));
+          return context->respond(error_response(bhttp::status::precondition_failed, "compare failed"));
       }
-    });
-    return;
-  }
-  context->routing = false;  // the next attempt proposes here again first
+    }
+    const raft::Error& error = result.error();
+    switch (error.code) {
+      case ErrorCode::kNotLeader:
+      case ErrorCode::kNoLeader:
+        // Certainly not performed: forward to the leader, or wait for one.
+        return route_write(context);
+      case ErrorCode::kDropped:
+      case ErrorCode::kInProgress:
+        // Certainly not performed: try again (here or at the new leader).
+        return retry_write(context);
+      case ErrorCode::kTimeout:
+      case ErrorCode::kShuttingDown:
+        metrics_.record_write(Clock::now() - context->start, false);
+        return context->respond(error_response(bhttp::status::gateway_timeout, "timeout"));
+      case ErrorCode::kStorage:
+      case ErrorCode::kInternal:
+        // The entry may already be on other nodes, which can still commit it: the
+        // outcome is unknown, so never a "not performed" 5xx.
+        metrics_.record_write(Clock::now() - context->start, false);
+        return context->respond(error_response(bhttp::status::gateway_timeout, "outcome unknown: " + error.message));
+      case ErrorCode::kBusy:
+        metrics_.record_write(Clock::now() - context->start, false);
+        return context->respond(error_response(bhttp::status::service_unavailable, "busy: " + error.message));
+      case ErrorCode::kTooLarge:
+        return context->respond(error_response(bhttp::status::payload_too_large, error.message));
+      default:
+        metrics_.record_write(Clock::now() - context->start, false);
+        return context->respond(error_response(bhttp::status::internal_server_error, error.message));
+    }
+  });
+}
+
+void Api::route_write(std::shared_ptr<WriteContext> context) {
   const raft::NodeStatus status = node_.status();
   if (status.role == raft::NodeRole::kLeader) return retry_write(context);  // became leader meanwhile
   const std::string leader_address = leader_client_address(status);

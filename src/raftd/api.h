@@ -65,6 +65,8 @@ class Api {
   void handle_events(raft::http::Responder respond);
 
   void run_write(std::shared_ptr<WriteContext> context);
+  // This node does not lead: forward the write to the leader, or wait for one.
+  void route_write(std::shared_ptr<WriteContext> context);
   void run_read(std::shared_ptr<ReadContext> context);
   void retry_write(std::shared_ptr<WriteContext> context);
   void retry_read(std::shared_ptr<ReadContext> context);

@@ -1,5 +1,6 @@
 // Names the calling thread (at most 15 characters show), so top -H, perf and gdb
-// tell raft's threads apart: raft-loop, raft-apply, raft-wal, raft-walcb, raft-net.
+// tell raft's threads apart: raft-loop, raft-apply, raft-wal, raft-walcb, raft-net,
+// http-lane.
 #pragma once
 
 #include <pthread.h>
