@@ -901,16 +901,30 @@ void Raft::start_read(std::string context, NodeId from, bool lease) {
     reads_awaiting_commit_.emplace_back(std::move(context), from);
     return;
   }
-  PendingRead read{std::move(context), log_->committed(), from, 0};
   const bool alone = tracker_->quorum().vote_result([this](NodeId id) -> std::optional<bool> {
                        return id == options_.id;
                      }) == VoteOutcome::kWon;
   if (alone || (lease && lease_valid()) || RAFT_PLANTED(kReadIndexWithoutHeartbeat)) {
-    complete_read(read, true);
+    complete_read(PendingRead{std::move(context), log_->committed(), from, 0}, true);
     return;
   }
-  read.round = ++read_round_;
-  pending_reads_.push_back(std::move(read));
+  reads_awaiting_round_.emplace_back(std::move(context), from);
+  if (pending_reads_.empty()) start_read_round();
+}
+
+// One heartbeat round in flight at a time: the reads that arrive meanwhile share the
+// next one, so a stream of reads costs a round per round trip rather than one per
+// batch. The read index is taken when the round starts, after every read in it
+// arrived, and the round confirms leadership after that: both orders ReadIndex needs.
+// A round whose answers are lost is confirmed by the next periodic heartbeat, which
+// carries the latest round.
+void Raft::start_read_round() {
+  if (reads_awaiting_round_.empty()) return;
+  const std::uint64_t round = ++read_round_;
+  for (auto& [context, from] : reads_awaiting_round_) {
+    pending_reads_.push_back(PendingRead{std::move(context), log_->committed(), from, round});
+  }
+  reads_awaiting_round_.clear();
   broadcast_heartbeat();
 }
 
@@ -928,6 +942,7 @@ void Raft::release_confirmed_reads() {
     complete_read(pending_reads_.front(), true);
     pending_reads_.pop_front();
   }
+  if (pending_reads_.empty()) start_read_round();
 }
 
 void Raft::complete_read(const PendingRead& read, bool ok) {
@@ -946,8 +961,10 @@ void Raft::complete_read(const PendingRead& read, bool ok) {
 void Raft::fail_pending_reads() {
   for (const PendingRead& read : pending_reads_) complete_read(read, false);
   pending_reads_.clear();
-  for (auto& [context, from] : reads_awaiting_commit_) complete_read(PendingRead{context, 0, from, 0}, false);
-  reads_awaiting_commit_.clear();
+  for (auto* waiting : {&reads_awaiting_round_, &reads_awaiting_commit_}) {
+    for (auto& [context, from] : *waiting) complete_read(PendingRead{context, 0, from, 0}, false);
+    waiting->clear();
+  }
 }
 
 // ---------------------------------------------------------------------------

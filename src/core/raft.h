@@ -254,6 +254,7 @@ class Raft {
   void start_read(std::string context, NodeId from, bool lease);
   void complete_read(const PendingRead& read, bool ok);
   void release_confirmed_reads();
+  void start_read_round();
   void fail_pending_reads();
 
   void reset_randomized_election_timeout();
@@ -322,8 +323,10 @@ class Raft {
   std::uint64_t ticks_ = 0;
 
   // ReadIndex. Reads waiting for the leader's first commit in its term, reads
-  // waiting for a heartbeat round, and each member's latest echoed round and tick.
+  // waiting for the round in flight to end, reads in the round in flight (all of one
+  // round), and each member's latest echoed round and tick.
   std::vector<std::pair<std::string, NodeId>> reads_awaiting_commit_;
+  std::vector<std::pair<std::string, NodeId>> reads_awaiting_round_;
   std::deque<PendingRead> pending_reads_;
   std::uint64_t read_round_ = 0;
   std::map<NodeId, std::uint64_t> acked_round_;

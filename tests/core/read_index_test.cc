@@ -63,8 +63,9 @@ TEST(Dissertation6_4_ReadIndex, NeedsAQuorumOfHeartbeatAcks) {
   EXPECT_EQ(c.read_states(1)[0].index, commit);
 }
 
-// §6.4 step 1: the read index is the commit index when the request arrived, even if
-// more entries commit before the heartbeat round completes.
+// §6.4 step 1: the read index is the commit index when the request arrived (or when
+// the round it waited for started, still after it arrived), even if more entries
+// commit before the heartbeat round completes.
 TEST(Dissertation6_4_ReadIndex, IndexIsCommitIndexAtRequestTime) {
   TestCluster c(3);
   leader_with_one_command(c);
@@ -128,36 +129,37 @@ TEST(Dissertation6_4_ReadIndex, DeferredUntilNewLeaderCommitsItsNoop) {
   EXPECT_EQ(c.read_states(2)[0].index, 3u) << "the new leader's no-op, after x";
 }
 
-// §6.4: several reads registered before the acknowledgements arrive are confirmed
-// together by the latest round; an acknowledgement of an earlier round confirms
-// only the reads registered up to it.
-TEST(Dissertation6_4_ReadIndex, ReadsConfirmedTogether) {
+// §6.4: one heartbeat round is in flight at a time. Reads registered while it is in
+// flight send nothing; its acknowledgement confirms only the reads registered before
+// it (the others arrived after it was sent), then one round serves them together.
+TEST(Dissertation6_4_ReadIndex, ReadsDuringARoundShareTheNext) {
   TestCluster c(3);
   leader_with_one_command(c);
   c.node(1).read_index("a");
   c.process_readies();
-  // Only round 1's heartbeats go out; later rounds' are lost.
   std::deque<pb::Message> round1 = c.queue();
   c.drop_pending();
   c.node(1).read_index("b");
   c.node(1).read_index("c");
   c.process_readies();
-  // Of round 3, only the heartbeat to 2: one acknowledgement makes the quorum.
-  std::deque<pb::Message> round3;
-  for (const pb::Message& m : c.queue()) {
-    if (is_heartbeat(m) && m.heartbeat_request().read_round() == 3 && m.to() == 2) {
-      round3.push_back(m);
-    }
-  }
-  ASSERT_EQ(round3.size(), 1u);
-  c.drop_pending();
+  EXPECT_TRUE(queued_to(c, is_heartbeat).empty()) << "round 1 is still in flight";
 
+  // Round 1 is acknowledged; round 2 starts at once and is held back here.
+  std::deque<pb::Message> round2;
+  c.drop_when = [&round2](const pb::Message& m) {
+    if (!is_heartbeat(m) || m.heartbeat_request().read_round() != 2) return false;
+    round2.push_back(m);
+    return true;
+  };
   c.queue() = round1;
   c.stabilize();
   ASSERT_EQ(c.read_states(1).size(), 1u);
   EXPECT_EQ(c.read_states(1)[0].context, "a");
+  ASSERT_EQ(round2.size(), 2u) << "one round for both waiting reads, to each follower";
 
-  c.queue() = round3;
+  // One acknowledgement of round 2 makes the quorum and confirms both.
+  c.drop_when = nullptr;
+  c.queue() = {round2.front()};
   c.stabilize();
   ASSERT_EQ(c.read_states(1).size(), 3u);
   EXPECT_EQ(c.read_states(1)[1].context, "b");
@@ -166,6 +168,28 @@ TEST(Dissertation6_4_ReadIndex, ReadsConfirmedTogether) {
     EXPECT_TRUE(s.ok);
     EXPECT_EQ(s.index, 2u);
   }
+}
+
+// A round whose heartbeats are all lost does not hold the reads behind it for good:
+// the next periodic heartbeat carries the newest round and confirms it, and the
+// reads that waited then get their own round.
+TEST(Dissertation6_4_ReadIndex, LostRoundConfirmedByPeriodicHeartbeat) {
+  TestCluster c(3);
+  leader_with_one_command(c);
+  c.node(1).read_index("a");
+  c.process_readies();
+  c.drop_pending();
+  c.node(1).read_index("b");
+  c.stabilize();
+  EXPECT_TRUE(c.read_states(1).empty());
+  for (int i = 0; i < 20 && c.read_states(1).size() < 2; ++i) {
+    c.tick(1);
+    c.stabilize();
+  }
+  ASSERT_EQ(c.read_states(1).size(), 2u);
+  EXPECT_EQ(c.read_states(1)[0].context, "a");
+  EXPECT_EQ(c.read_states(1)[1].context, "b");
+  EXPECT_TRUE(c.read_states(1)[1].ok);
 }
 
 // §6.4: "a follower ... issues a request to the leader to learn the current commit
