@@ -724,6 +724,9 @@ void NodeImpl::flush_reads() {
     ReadBatch read_batch;
     for (QueuedRead& r : batch) {
       if (r.consistency != level) continue;
+      // Batches run to hundreds of reads: grow once, not by doubling (profiled: the
+      // reallocations were 1% of the leader's samples under GET load).
+      if (read_batch.waiters.empty()) read_batch.waiters.reserve(batch.size());
       read_batch.waiters.push_back(std::move(r.done));
       read_batch.deadline = r.deadline;
     }
