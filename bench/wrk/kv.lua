@@ -1,9 +1,11 @@
 -- wrk workload shared by bench/compare-etcd for raftd and etcd (v2 keys API).
--- Environment: SYSTEM = raftd | etcd; OP = put | get | lease | fill; KEYS (default 10000);
+-- Environment: SYSTEM = raftd | etcd; OP = put | get | lease | stale | fill; KEYS (default 10000);
 -- THREADS = wrk's -t (fill spreads the keys over the threads).
 -- put:   PUT of a 100-byte value to a uniformly random key
 -- get:   linearizable GET of a random key (raftd default consistency; etcd quorum=true)
 -- lease: raftd lease read (?consistency=lease); no etcd equivalent
+-- stale: raftd local read (?consistency=stale): no consensus at all, so the ceiling
+--        the HTTP serving path alone sets on any read
 -- fill:  PUT every key once, in order, spread over the threads (run before the reads)
 local system = os.getenv("SYSTEM") or "raftd"
 local op = os.getenv("OP") or "put"
@@ -42,5 +44,6 @@ function request()
   end
   if op == "put" or op == "fill" then return wrk.format("PUT", "/v1/kv/" .. key, nil, value) end
   if op == "lease" then return wrk.format("GET", "/v1/kv/" .. key .. "?consistency=lease") end
+  if op == "stale" then return wrk.format("GET", "/v1/kv/" .. key .. "?consistency=stale") end
   return wrk.format("GET", "/v1/kv/" .. key)
 end
