@@ -905,7 +905,7 @@ void Raft::start_read(std::string context, NodeId from, bool lease) {
                        return id == options_.id;
                      }) == VoteOutcome::kWon;
   if (alone || (lease && lease_valid()) || RAFT_PLANTED(kReadIndexWithoutHeartbeat)) {
-    complete_read(PendingRead{std::move(context), log_->committed(), from, 0}, true);
+    complete_read(PendingRead{std::move(context), log_->committed(), from}, true);
     return;
   }
   reads_awaiting_round_.emplace_back(std::move(context), from);
@@ -920,29 +920,27 @@ void Raft::start_read(std::string context, NodeId from, bool lease) {
 // carries the latest round.
 void Raft::start_read_round() {
   if (reads_awaiting_round_.empty()) return;
-  const std::uint64_t round = ++read_round_;
+  ++read_round_;
   for (auto& [context, from] : reads_awaiting_round_) {
-    pending_reads_.push_back(PendingRead{std::move(context), log_->committed(), from, round});
+    pending_reads_.push_back(PendingRead{std::move(context), log_->committed(), from});
   }
   reads_awaiting_round_.clear();
   broadcast_heartbeat();
 }
 
+// The pending reads all belong to the latest round, read_round_ (start_read_round
+// starts one only when none is pending): one quorum check confirms them together.
 void Raft::release_confirmed_reads() {
-  while (!pending_reads_.empty()) {
-    const std::uint64_t round = pending_reads_.front().round;
-    const VoteOutcome outcome = tracker_->quorum().vote_result([&](NodeId id) -> std::optional<bool> {
-      if (id == options_.id) return true;
-      auto it = acked_round_.find(id);
-      return it != acked_round_.end() && it->second >= round;
-    });
-    if (outcome != VoteOutcome::kWon) break;
-    // Acknowledging round r confirms leadership at a moment after every read of an
-    // earlier round was registered, so all of them are confirmed together.
-    complete_read(pending_reads_.front(), true);
-    pending_reads_.pop_front();
-  }
-  if (pending_reads_.empty()) start_read_round();
+  if (pending_reads_.empty()) return;
+  const VoteOutcome outcome = tracker_->quorum().vote_result([&](NodeId id) -> std::optional<bool> {
+    if (id == options_.id) return true;
+    auto it = acked_round_.find(id);
+    return it != acked_round_.end() && it->second >= read_round_;
+  });
+  if (outcome != VoteOutcome::kWon) return;
+  for (const PendingRead& read : pending_reads_) complete_read(read, true);
+  pending_reads_.clear();
+  start_read_round();
 }
 
 void Raft::complete_read(const PendingRead& read, bool ok) {
@@ -962,7 +960,7 @@ void Raft::fail_pending_reads() {
   for (const PendingRead& read : pending_reads_) complete_read(read, false);
   pending_reads_.clear();
   for (auto* waiting : {&reads_awaiting_round_, &reads_awaiting_commit_}) {
-    for (auto& [context, from] : *waiting) complete_read(PendingRead{context, 0, from, 0}, false);
+    for (auto& [context, from] : *waiting) complete_read(PendingRead{context, 0, from}, false);
     waiting->clear();
   }
 }

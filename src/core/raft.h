@@ -246,8 +246,7 @@ class Raft {
   struct PendingRead {
     std::string context;
     Index index;
-    NodeId from;         // self, or the follower that asked
-    std::uint64_t round;  // heartbeat round confirming it
+    NodeId from;  // self, or the follower that asked
   };
   void handle_read_index_request(const pb::Message& m);
   void handle_read_index_response(const pb::Message& m);
@@ -323,11 +322,11 @@ class Raft {
   std::uint64_t ticks_ = 0;
 
   // ReadIndex. Reads waiting for the leader's first commit in its term, reads
-  // waiting for the round in flight to end, reads in the round in flight (all of one
-  // round), and each member's latest echoed round and tick.
+  // waiting for the round in flight to end, reads in the round in flight (round
+  // read_round_), and each member's latest echoed round and tick.
   std::vector<std::pair<std::string, NodeId>> reads_awaiting_commit_;
   std::vector<std::pair<std::string, NodeId>> reads_awaiting_round_;
-  std::deque<PendingRead> pending_reads_;
+  std::vector<PendingRead> pending_reads_;
   std::uint64_t read_round_ = 0;
   std::map<NodeId, std::uint64_t> acked_round_;
   std::map<NodeId, std::uint64_t> acked_tick_;
