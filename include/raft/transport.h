@@ -1,5 +1,5 @@
 // How nodes reach each other. The library ships an HTTP/1.1 transport (protobuf
-// bodies over persistent, pipelined connections; src/transport/) and an in-process
+// batches streamed as the chunks of one request per peer; src/transport/) and an in-process
 // one for tests and benchmarks; a user may bring their own by implementing this.
 //
 // Contract: send() never blocks and may drop (Raft retries everything); messages to
@@ -36,10 +36,10 @@ class TransportHandler {
 
 /// Counters of a transport since it started.
 struct TransportStats {
-  std::uint64_t messages_sent = 0;  ///< Raft messages handed to the network
-  std::uint64_t messages_dropped = 0;  ///< queue full or peer unreachable
-  std::uint64_t bytes_sent = 0;      ///< bytes written to peers, framing included
-  std::uint64_t bytes_received = 0;  ///< bytes read from peers, framing included
+  std::uint64_t messages_sent = 0;      ///< Raft messages written to a peer's connection
+  std::uint64_t messages_dropped = 0;   ///< queue full or peer unreachable
+  std::uint64_t bytes_sent = 0;         ///< bytes written to peers, framing included
+  std::uint64_t bytes_received = 0;     ///< bytes read from peers, framing included
   std::uint64_t rejected_requests = 0;  ///< malformed, oversized or foreign-cluster
 };
 

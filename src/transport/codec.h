@@ -27,6 +27,8 @@
 namespace raft::transport {
 
 inline constexpr std::string_view kMessagesPath = "/raft/messages";
+// A chunked POST whose every chunk is one MessageBatch: how nodes send messages.
+inline constexpr std::string_view kStreamPath = "/raft/stream";
 inline constexpr std::string_view kSnapshotPath = "/raft/snapshot";
 inline constexpr std::string_view kHealthPath = "/raft/health";
 inline constexpr std::string_view kProtobufContentType = "application/x-protobuf";

@@ -11,8 +11,8 @@
 namespace raft::transport {
 
 struct Counters {
-  std::atomic<std::uint64_t> messages_sent{0};      // answered 2xx by the peer
-  std::atomic<std::uint64_t> messages_dropped{0};   // queue full, peer down, refused
+  std::atomic<std::uint64_t> messages_sent{0};      // written to the peer's connection
+  std::atomic<std::uint64_t> messages_dropped{0};   // never written: queue full, peer down
   std::atomic<std::uint64_t> bytes_sent{0};         // request bodies written
   std::atomic<std::uint64_t> bytes_received{0};     // request bodies read
   std::atomic<std::uint64_t> rejected_requests{0};  // answered 4xx/5xx or cut off

@@ -34,8 +34,8 @@ std::string validate(const HttpTransportOptions& o) {
     return "max_body_bytes must be at least twice snapshot_chunk_bytes";
   }
   if (o.max_batch_bytes == 0 || o.max_queued_messages == 0 || o.max_queued_bytes == 0 ||
-      o.max_in_flight_requests == 0 || o.max_connections == 0 || o.max_outgoing_snapshots == 0 ||
-      o.max_incoming_snapshots == 0 || o.max_header_bytes < 1024) {
+      o.max_connections == 0 || o.max_outgoing_snapshots == 0 || o.max_incoming_snapshots == 0 ||
+      o.max_header_bytes < 1024) {
     return "limits must be positive (max_header_bytes at least 1 KiB)";
   }
   for (milliseconds t :
@@ -90,6 +90,10 @@ class HttpTransport::Impl {
         [receiver](HttpRequest& request, std::uint64_t connection) {
           return receiver->handle(request, connection);
         },
+        PeerServer::StreamRoute{
+            std::string(kStreamPath),
+            [receiver](const HttpRequest& header) { return receiver->open_stream(header); },
+            [receiver](std::string_view chunk) { return receiver->stream_batch(chunk); }},
         [receiver](std::uint64_t connection) { receiver->connection_closed(connection); },
         counters_, log_);
     if (Status listening = server->listen(*parse_host_port(options_.listen_address));
@@ -301,10 +305,8 @@ class HttpTransport::Impl {
     o.max_queued_messages = options_.max_queued_messages;
     o.max_queued_bytes = options_.max_queued_bytes;
     o.max_batch_bytes = options_.max_batch_bytes;
-    o.max_in_flight_requests = options_.max_in_flight_requests;
     o.connect_timeout = options_.connect_timeout;
     o.write_timeout = options_.write_timeout;
-    o.response_timeout = options_.response_timeout;
     o.min_backoff = options_.min_backoff;
     o.max_backoff = options_.max_backoff;
     return o;

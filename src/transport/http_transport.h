@@ -2,11 +2,12 @@
 // with protobuf bodies (docs/wire-protocol.md has the endpoints, status codes and
 // framing). What it promises beyond the Transport contract:
 //
-// - One persistent, pipelined connection per peer; every message queued while
-//   earlier requests are in flight goes into the next MessageBatch request.
+// - One persistent connection per peer carrying one endless chunked request (a
+//   stream): every message queued while the previous chunk was being written goes
+//   into the next chunk, one MessageBatch, and no chunk waits for an answer.
 // - Bounded everything: per-peer queues in messages and bytes (full: drop, Raft
-//   retries), batches, unanswered requests, incoming body and header sizes,
-//   connections, snapshot transfers; and a timeout on every network operation.
+//   retries), batches, incoming body, chunk and header sizes, connections, snapshot
+//   transfers; and a deadline or a stall watchdog on every network operation.
 // - Snapshots stream in chunks on their own connection; the receiver checks the
 //   size and CRC-32C of the data before the node hears of it.
 // - A peer's garbage, oversized or foreign-cluster requests get a 4xx and are
@@ -58,9 +59,6 @@ struct HttpTransportOptions {
   // 10,000 messages, 64 MiB.
   std::size_t max_queued_messages = 10000;
   std::uint64_t max_queued_bytes = 64 << 20;
-  // Per peer: requests written and not yet answered (the pipelining window).
-  // Default: 64.
-  std::size_t max_in_flight_requests = 64;
   // Incoming connections; more are closed on accept. Default: 256.
   std::size_t max_connections = 256;
   // Snapshot data per /raft/snapshot request. Default: 1 MiB.
@@ -71,9 +69,10 @@ struct HttpTransportOptions {
   std::size_t max_incoming_snapshots = 4;
 
   // Timeouts. Defaults: connect (with name resolution) 1 s; writing one request or
-  // response 10 s; the answer to a request 10 s, to a snapshot's last chunk (the
-  // receiver syncs it) 60 s; an incoming connection idle between requests 120 s; one
-  // incoming request from its first byte 30 s; a half-received snapshot with no new
+  // response 10 s (a message stream's write: no progress for 10-20 s); the answer to
+  // a snapshot chunk 10 s, to its last chunk (the receiver syncs it) 60 s; an incoming
+  // connection idle between requests 120 s (a stream completing no chunk: 120-240 s);
+  // one incoming request from its first byte 30 s; a half-received snapshot with no new
   // chunk 60 s; stop() waiting for connections to wind down 2 s.
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds write_timeout{10000};

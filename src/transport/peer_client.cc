@@ -5,8 +5,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -16,6 +19,7 @@
 
 #include "src/transport/codec.h"
 #include "src/transport/http_types.h"
+#include "src/transport/stall_watchdog.h"
 
 namespace raft::transport {
 
@@ -39,15 +43,15 @@ void log_exception(const Logger& log, const char* what, std::exception_ptr e) {
 }  // namespace
 
 struct PeerClient::Connection {
-  explicit Connection(net::io_context& io) : stream(io), reader_wake(io) {}
+  explicit Connection(net::io_context& io) : stream(io) {}
 
-  beast::tcp_stream stream;
-  beast::flat_buffer buffer;            // the reader's
-  net::steady_timer reader_wake;        // cancelled when a request goes out
-  std::deque<std::uint64_t> in_flight;  // message counts of unanswered requests, oldest first
+  beast::tcp_stream stream;                 // without deadlines once connected: see `watchdog`
+  beast::flat_buffer buffer;                // the reader's
+  std::shared_ptr<StallWatchdog> watchdog;  // breaks the connection when a write stalls
+  std::chrono::steady_clock::time_point opened;
   bool broken = false;
-  bool answered = false;  // the peer answered at least one request
-  std::string why;        // why it broke, for the log
+  bool refused = false;  // the peer answered the stream with a refusal
+  std::string why;       // why it broke, for the log
 };
 
 PeerClient::PeerClient(net::io_context& io, NodeId peer, std::string address,
@@ -178,22 +182,38 @@ net::awaitable<void> PeerClient::run() {
       backoff = std::min(backoff * 2, options_.max_backoff);
       continue;
     }
-    net::co_spawn(io_, read_responses(connection), [self](std::exception_ptr e) {
-      log_exception(self->log_, "peer response reader failed", e);
+    connection->stream.expires_never();
+    connection->opened = std::chrono::steady_clock::now();
+    connection->watchdog = std::make_shared<StallWatchdog>(
+        io_, options_.write_timeout,
+        [weak_self = weak_from_this(), weak_connection = std::weak_ptr(connection)] {
+          auto client = weak_self.lock();
+          auto stalled = weak_connection.lock();
+          if (!client || !stalled) return;
+          if (stalled->why.empty()) stalled->why = "a write made no progress";
+          client->break_connection(*stalled);
+        });
+    connection->watchdog->start();
+    net::co_spawn(io_, read_answer(connection), [self](std::exception_ptr e) {
+      log_exception(self->log_, "peer stream reader failed", e);
     });
-    co_await write_requests(connection);
+    co_await write_stream(connection);
     break_connection(*connection);
     connection_.reset();
     if (closed_) break;
-    if (connection->answered) {
+    // A stream that lived a while broke for a reason of the moment: reconnect at once.
+    // One refused or cut short must not turn into a reconnection loop.
+    const bool lived =
+        std::chrono::steady_clock::now() - connection->opened >= options_.max_backoff;
+    if (lived && !connection->refused) {
       if (!connection->why.empty()) {
         log_("connection to node " + std::to_string(peer_) + " at " + address_ +
              " lost: " + connection->why);
       }
       backoff = options_.min_backoff;
     } else {
-      // Connected but never answered: do not hammer a peer that accepts and hangs up.
-      note_unreachable(connection->why);
+      if (!connection->refused) note_unreachable(connection->why);
+      drop_queued();
       co_await sleep(backoff);
       backoff = std::min(backoff * 2, options_.max_backoff);
     }
@@ -201,94 +221,89 @@ net::awaitable<void> PeerClient::run() {
   drop_queued();
 }
 
-net::awaitable<void> PeerClient::write_requests(std::shared_ptr<Connection> connection) {
+net::awaitable<void> PeerClient::write_stream(std::shared_ptr<Connection> connection) {
+  beast_http::request<beast_http::empty_body> header{beast_http::verb::post,
+                                                     std::string(kStreamPath), 11};
+  header.set(beast_http::field::host, address_);
+  header.set(beast_http::field::content_type, kProtobufContentType);
+  header.chunked(true);
+  beast_http::request_serializer<beast_http::empty_body> serializer(header);
+  connection->watchdog->set_waiting(true);
+  auto [header_ec, header_bytes] = co_await beast_http::async_write_header(
+      connection->stream, serializer, net::as_tuple(net::use_awaitable));
+  connection->watchdog->set_waiting(false);
+  if (header_ec) {
+    if (connection->why.empty())
+      connection->why = "writing the stream header: " + header_ec.message();
+    co_return;
+  }
   for (;;) {
     if (closed_ || connection->broken) co_return;
-    if (connection->in_flight.size() >= options_.max_in_flight_requests || !has_queued()) {
+    if (!has_queued()) {
       co_await wait(writer_wake_);
       continue;
     }
     std::optional<Batch> batch = take_batch();
     if (!batch) continue;
-    HttpRequest request{beast_http::verb::post, std::string(kMessagesPath), 11};
-    request.set(beast_http::field::host, address_);
-    request.set(beast_http::field::content_type, kProtobufContentType);
-    request.keep_alive(true);
-    request.body() = std::move(batch->body);
-    request.prepare_payload();
-    const std::size_t bytes = request.body().size();
-    connection->in_flight.push_back(batch->messages);
-    connection->reader_wake.cancel();
-    connection->stream.expires_after(options_.write_timeout);
-    auto [ec, written] = co_await beast_http::async_write(connection->stream, request,
-                                                          net::as_tuple(net::use_awaitable));
+    connection->watchdog->set_waiting(true);
+    auto [ec, written] = co_await net::async_write(connection->stream,
+                                                   beast_http::make_chunk(net::buffer(batch->body)),
+                                                   net::as_tuple(net::use_awaitable));
+    connection->watchdog->progress();
+    connection->watchdog->set_waiting(false);
     if (ec) {
-      if (connection->why.empty()) connection->why = "writing a request: " + ec.message();
+      Counters::add(counters_->messages_dropped, batch->messages);
+      if (connection->why.empty()) connection->why = "writing a batch: " + ec.message();
       co_return;
     }
-    Counters::add(counters_->bytes_sent, bytes);
+    Counters::add(counters_->messages_sent, batch->messages);
+    Counters::add(counters_->bytes_sent, batch->body.size());
+    if (!reachable_) {
+      reachable_ = true;
+      log_("node " + std::to_string(peer_) + " at " + address_ + " is reachable again");
+    }
   }
 }
 
-net::awaitable<void> PeerClient::read_responses(std::shared_ptr<Connection> connection) {
+net::awaitable<void> PeerClient::read_answer(std::shared_ptr<Connection> connection) {
   auto self = shared_from_this();
-  while (!closed_ && !connection->broken) {
-    if (connection->in_flight.empty()) {
-      co_await wait(connection->reader_wake);
-      continue;
-    }
-    beast_http::response_parser<beast_http::string_body> parser;
-    parser.body_limit(kMaxResponseBodyBytes);
-    connection->stream.expires_after(options_.response_timeout);
-    auto [ec, n] = co_await beast_http::async_read(connection->stream, connection->buffer, parser,
-                                                   net::as_tuple(net::use_awaitable));
-    if (closed_ || connection->broken) break;
-    if (ec) {
-      connection->why = "reading a response: " + ec.message();
-      break;
-    }
-    const std::uint64_t messages = connection->in_flight.front();
-    connection->in_flight.pop_front();
-    note_answer(*connection, parser.get().result_int(), parser.get().body(), messages);
-    writer_wake_.cancel();  // the window has room again
-    if (!parser.get().keep_alive()) {
+  beast_http::response_parser<beast_http::string_body> parser;
+  parser.body_limit(kMaxResponseBodyBytes);
+  auto [ec, n] = co_await beast_http::async_read(connection->stream, connection->buffer, parser,
+                                                 net::as_tuple(net::use_awaitable));
+  if (!closed_ && !connection->broken && connection->why.empty()) {
+    const unsigned status = parser.get().result_int();
+    if (ec == beast_http::error::end_of_stream) {
       connection->why = "the peer closed the connection";
-      break;
+    } else if (ec) {
+      connection->why = "reading from the stream: " + ec.message();
+    } else if (status >= 300) {
+      connection->refused = true;
+      connection->why = "refused with " + std::to_string(status);
+      note_refusal(status, parser.get().body());
+    } else {
+      connection->why = "the peer ended the stream";
     }
   }
   break_connection(*connection);
 }
 
 void PeerClient::break_connection(Connection& connection) {
+  if (connection.broken) return;
   connection.broken = true;
+  if (connection.watchdog) connection.watchdog->stop();
   beast::error_code ignored;
   connection.stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
   connection.stream.close();
-  connection.reader_wake.cancel();
-  std::uint64_t lost = 0;
-  for (std::uint64_t messages : connection.in_flight) lost += messages;
-  connection.in_flight.clear();
-  Counters::add(counters_->messages_dropped, lost);
   writer_wake_.cancel();
 }
 
-void PeerClient::note_answer(Connection& connection, unsigned status, std::string_view body,
-                             std::uint64_t messages) {
-  connection.answered = true;
-  if (!reachable_) {
-    reachable_ = true;
-    log_("node " + std::to_string(peer_) + " at " + address_ + " answers again");
-  }
-  if (status >= 200 && status < 300) {
-    Counters::add(counters_->messages_sent, messages);
-    return;
-  }
-  Counters::add(counters_->messages_dropped, messages);
+void PeerClient::note_refusal(unsigned status, std::string_view body) {
   std::uint64_t suppressed = 0;
   if (!rejection_log_throttle_.allow(&suppressed)) return;
   while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.remove_suffix(1);
-  std::string line = "node " + std::to_string(peer_) + " at " + address_ + " refused " +
-                     std::to_string(messages) + " messages: " + std::to_string(status) + " " +
+  std::string line = "node " + std::to_string(peer_) + " at " + address_ +
+                     " refused the message stream: " + std::to_string(status) + " " +
                      std::string(body.substr(0, 200));
   if (status == 403) line += " (is this node's peer list pointing at another cluster?)";
   if (suppressed > 0) line += " (" + std::to_string(suppressed) + " similar refusals not logged)";

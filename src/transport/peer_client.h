@@ -1,19 +1,23 @@
-// Sending to one peer: a bounded queue of encoded messages and one persistent,
-// pipelined HTTP/1.1 connection that drains it.
+// Sending to one peer: a bounded queue of encoded messages and one persistent HTTP/1.1
+// connection that drains it as a stream.
 //
-// Two coroutines share the connection. The writer takes everything queued since its
-// last write (up to max_batch_bytes) as one MessageBatch request and writes it
-// without waiting for earlier responses, up to max_in_flight_requests unanswered;
-// so batches grow with load and replication never waits a round trip per batch. The
-// reader consumes the responses, which come back in request order, and counts each
-// batch sent (2xx) or dropped.
+// The connection carries one request, POST /raft/stream with chunked transfer
+// encoding, for as long as it lives. The writer takes everything queued since its
+// last write (up to max_batch_bytes) as one MessageBatch and writes it as one chunk:
+// one send per batch, and no answer to wait for or read. The peer answers the request
+// only to end it: when it refuses a chunk (the reason is logged) or stops. Per-batch
+// answers cost a send and a receive on each side for nothing Raft needs, since Raft's
+// own responses say what arrived (etcd's rafthttp streams for the same reason).
 //
 // Failure policy: Raft retries everything, so nothing here retries a message. A full
-// queue drops the new message; a broken connection drops the batches in flight; a
-// peer that cannot be reached gets its queue dropped at each failed attempt (what
-// piled up is stale by then) and is retried with exponential backoff, capped, reset
-// once the peer answers a request. The connection is opened lazily, when there is
-// something to send.
+// queue drops the new message; a broken connection loses what the kernel had not
+// delivered; a peer that cannot be reached, or refuses the stream, gets its queue
+// dropped at each failed attempt (what piled up is stale by then) and is retried with
+// exponential backoff, capped, reset once a stream has stayed up for max_backoff
+// (so a peer that accepts and hangs up is not hammered either). A write
+// that makes no progress for one to two write_timeouts (a peer that stopped reading)
+// breaks the connection. The connection is opened lazily, when there is something to
+// send.
 //
 // Threading: enqueue() and close() are thread-safe and never block; everything else
 // runs on the io thread.
@@ -42,10 +46,8 @@ struct PeerClientOptions {
   std::size_t max_queued_messages = 10000;
   std::uint64_t max_queued_bytes = 64 << 20;
   std::uint64_t max_batch_bytes = 4 << 20;  // a batch closes once it holds this much
-  std::size_t max_in_flight_requests = 64;  // written and not yet answered
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds write_timeout{10000};
-  std::chrono::milliseconds response_timeout{10000};
   std::chrono::milliseconds min_backoff{25};
   std::chrono::milliseconds max_backoff{1000};
 };
@@ -76,8 +78,10 @@ class PeerClient : public std::enable_shared_from_this<PeerClient> {
   };
 
   boost::asio::awaitable<void> run();
-  boost::asio::awaitable<void> write_requests(std::shared_ptr<Connection> connection);
-  boost::asio::awaitable<void> read_responses(std::shared_ptr<Connection> connection);
+  // Writes the stream's header, then a chunk per batch until the connection breaks.
+  boost::asio::awaitable<void> write_stream(std::shared_ptr<Connection> connection);
+  // Waits for the answer that ends the stream (or for the connection to break).
+  boost::asio::awaitable<void> read_answer(std::shared_ptr<Connection> connection);
   // Waits until `timer` is cancelled (a wake-up) or, with a duration, expires.
   static boost::asio::awaitable<void> wait(boost::asio::steady_timer& timer);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds duration);
@@ -86,8 +90,7 @@ class PeerClient : public std::enable_shared_from_this<PeerClient> {
   std::optional<Batch> take_batch();
   void drop_queued();
   void break_connection(Connection& connection);
-  void note_answer(Connection& connection, unsigned status, std::string_view body,
-                   std::uint64_t messages);
+  void note_refusal(unsigned status, std::string_view body);
   void note_unreachable(const std::string& why);
 
   boost::asio::io_context& io_;

@@ -60,6 +60,34 @@ void Receiver::connection_closed(std::uint64_t connection) {
   boost::asio::post(disk_, [this, connection] { assembler_.abandon(connection); });
 }
 
+std::optional<HttpResponse> Receiver::refuse_post(const HttpRequest& request) const {
+  if (request.method() != beast_http::verb::post) {
+    HttpResponse response = make_response(405, "use POST");
+    response.set(beast_http::field::allow, "POST");
+    return response;
+  }
+  if (media_type(request[beast_http::field::content_type]) != kProtobufContentType) {
+    return make_response(415, "the body must be application/x-protobuf");
+  }
+  if (stopping_->load()) return make_response(503, "stopping");
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Receiver::open_stream(const HttpRequest& header) {
+  if (std::optional<HttpResponse> refusal = refuse_post(header)) return refusal;
+  // Chunks are what delimit the batches.
+  if (!header.chunked()) return make_response(411, "a stream must use chunked transfer encoding");
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Receiver::stream_batch(std::string_view body) {
+  if (stopping_->load()) return make_response(503, "stopping");
+  Decoded<std::vector<pb::Message>> batch = decode_batch(body, limits_);
+  if (!batch.ok()) return reject(batch.failure(), "messages");
+  handler_->on_messages(std::move(batch.value()));
+  return std::nullopt;
+}
+
 boost::asio::awaitable<HttpResponse> Receiver::handle(HttpRequest& request,
                                                       std::uint64_t connection) {
   const std::string_view target = request.target();
@@ -76,20 +104,11 @@ boost::asio::awaitable<HttpResponse> Receiver::handle(HttpRequest& request,
   }
   if (path != kMessagesPath && path != kSnapshotPath)
     co_return make_response(404, "no such endpoint");
-  if (method != beast_http::verb::post) {
-    HttpResponse response = make_response(405, "use POST");
-    response.set(beast_http::field::allow, "POST");
-    co_return response;
-  }
-  if (media_type(request[beast_http::field::content_type]) != kProtobufContentType) {
-    co_return make_response(415, "the body must be application/x-protobuf");
-  }
-  if (stopping_->load()) co_return make_response(503, "stopping");
+  if (std::optional<HttpResponse> refusal = refuse_post(request)) co_return std::move(*refusal);
 
   if (path == kMessagesPath) {
-    Decoded<std::vector<pb::Message>> batch = decode_batch(request.body(), limits_);
-    if (!batch.ok()) co_return reject(batch.failure(), "messages");
-    handler_->on_messages(std::move(batch.value()));
+    if (std::optional<HttpResponse> refusal = stream_batch(request.body()))
+      co_return std::move(*refusal);
     co_return make_response(204);
   }
   Decoded<pb::Message> chunk = decode_snapshot_chunk(request.body(), limits_);

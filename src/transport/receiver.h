@@ -6,6 +6,9 @@
 //
 //   GET  /raft/health                      200
 //   POST /raft/messages   MessageBatch     204 | 400 | 403 | 413 | 421 | 503
+//   POST /raft/stream     chunked, one     204 at the end | the first refusal
+//                         MessageBatch     (400 | 403 | 411 | 413 | 421 | 503),
+//                         per chunk        then the connection closes
 //   POST /raft/snapshot   one chunk        204 chunk kept | 200 committed |
 //                                          400 | 403 | 409 | 413 | 421 | 500 | 503
 //   other paths 404; other methods 405; a POST body that is not
@@ -16,7 +19,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <memory>
+#include <optional>
 #include <set>
+#include <string_view>
 
 #include "raft/transport.h"
 #include "src/transport/codec.h"
@@ -37,6 +42,13 @@ class Receiver {
   // Answers one request that came on `connection` (io thread). Never throws for
   // anything a peer can send.
   boost::asio::awaitable<HttpResponse> handle(HttpRequest& request, std::uint64_t connection);
+  // A request to kStreamPath, its header read: nullopt when the stream is accepted,
+  // else the refusal (io thread).
+  std::optional<HttpResponse> open_stream(const HttpRequest& header);
+  // One chunk of an accepted stream: delivered and nullopt, or the refusal that ends
+  // the stream (io thread).
+  std::optional<HttpResponse> stream_batch(std::string_view body);
+
   // `connection` closed: snapshot transfers it carried are abandoned (io thread).
   void connection_closed(std::uint64_t connection);
 
@@ -45,6 +57,8 @@ class Receiver {
 
  private:
   HttpResponse reject(const DecodeFailure& failure, const char* endpoint);
+  // What every POST must be (method, content type, a receiver not stopping).
+  std::optional<HttpResponse> refuse_post(const HttpRequest& request) const;
   boost::asio::awaitable<HttpResponse> snapshot_chunk(pb::Message&& chunk,
                                                       std::uint64_t connection);
 

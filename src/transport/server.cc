@@ -13,6 +13,8 @@
 #include <exception>
 #include <optional>
 
+#include "src/transport/stall_watchdog.h"
+
 namespace raft::transport {
 
 namespace net = boost::asio;
@@ -41,10 +43,12 @@ std::optional<unsigned> status_for_read_error(const beast::error_code& ec) {
 }  // namespace
 
 PeerServer::PeerServer(net::io_context& io, ServerOptions options, Handler handler,
-                       ClosedHandler on_closed, std::shared_ptr<Counters> counters, Logger log)
+                       StreamRoute stream_route, ClosedHandler on_closed,
+                       std::shared_ptr<Counters> counters, Logger log)
     : io_(io),
       options_(options),
       handler_(std::move(handler)),
+      stream_route_(std::move(stream_route)),
       on_closed_(std::move(on_closed)),
       counters_(std::move(counters)),
       log_(std::move(log)),
@@ -156,8 +160,14 @@ net::awaitable<void> PeerServer::session(std::shared_ptr<beast::tcp_stream> stre
     parser.header_limit(options_.max_header_bytes);
     parser.body_limit(options_.max_body_bytes);
     stream->expires_after(options_.read_timeout);
-    auto [ec, n] =
-        co_await beast_http::async_read(*stream, buffer, parser, net::as_tuple(net::use_awaitable));
+    auto [ec, n] = co_await beast_http::async_read_header(*stream, buffer, parser,
+                                                          net::as_tuple(net::use_awaitable));
+    const bool is_stream = !ec && is_stream_target(parser.get().target());
+    if (!ec && !is_stream && !parser.is_done()) {
+      auto [body_ec, body_n] = co_await beast_http::async_read(*stream, buffer, parser,
+                                                               net::as_tuple(net::use_awaitable));
+      ec = body_ec;
+    }
     if (ec) {
       if (ec != beast_http::error::end_of_stream) Counters::add(counters_->rejected_requests, 1);
       if (const std::optional<unsigned> status = status_for_read_error(ec); status && !closed_) {
@@ -167,8 +177,25 @@ net::awaitable<void> PeerServer::session(std::shared_ptr<beast::tcp_stream> stre
       break;
     }
     HttpRequest request = parser.release();
-    Counters::add(counters_->bytes_received, request.body().size());
-    HttpResponse response = co_await answer(request, id);
+    HttpResponse response;
+    if (is_stream) {
+      std::optional<HttpResponse> outcome = stream_route_.open(request);
+      if (!outcome) outcome = co_await read_stream(*stream, buffer, parser);
+      if (!outcome) break;  // nobody to answer
+      if (outcome->result_int() >= 300) {
+        // The rest of the stream cannot be skipped: refuse, then close.
+        Counters::add(counters_->rejected_requests, 1);
+        if (!closed_) {
+          const std::string reason = outcome->body();  // named: see offload.h
+          co_await refuse(*stream, outcome->result_int(), reason);
+        }
+        break;
+      }
+      response = std::move(*outcome);
+    } else {
+      Counters::add(counters_->bytes_received, request.body().size());
+      response = co_await answer(request, id);
+    }
     if (response.result_int() >= 400) Counters::add(counters_->rejected_requests, 1);
     response.version(request.version() == 10 ? 10 : 11);
     response.keep_alive(request.keep_alive() && !closed_);
@@ -181,6 +208,60 @@ net::awaitable<void> PeerServer::session(std::shared_ptr<beast::tcp_stream> stre
   beast::error_code ignored;
   stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
   stream->close();
+}
+
+bool PeerServer::is_stream_target(std::string_view target) const {
+  return !stream_route_.path.empty() && target.substr(0, target.find('?')) == stream_route_.path;
+}
+
+net::awaitable<std::optional<HttpResponse>> PeerServer::read_stream(
+    beast::tcp_stream& stream, beast::flat_buffer& buffer,
+    beast_http::request_parser<beast_http::string_body>& parser) {
+  stream.expires_never();  // the watchdog stands in for per-read deadlines
+  auto watchdog =
+      std::make_shared<StallWatchdog>(io_, options_.idle_timeout, [&stream] { stream.close(); });
+  watchdog->set_waiting(true);
+  watchdog->start();
+
+  std::string chunk;
+  std::optional<HttpResponse> refusal;
+  // The parser keeps references to these two: they live as long as the reads below.
+  auto on_chunk_header = [&](std::uint64_t size, beast::string_view, beast::error_code& ec) {
+    if (size > options_.max_body_bytes) {
+      ec = beast_http::error::body_limit;
+      return;
+    }
+    chunk.clear();
+    chunk.reserve(size);
+  };
+  auto on_chunk_body = [&](std::uint64_t remain, beast::string_view piece,
+                           beast::error_code& ec) -> std::size_t {
+    chunk.append(piece.data(), piece.size());
+    if (remain == piece.size()) {  // the chunk is complete
+      watchdog->progress();
+      Counters::add(counters_->bytes_received, chunk.size());
+      refusal = stream_route_.chunk(chunk);
+      if (refusal) ec = beast_http::error::bad_chunk;  // stops the parser; the peer gets `refusal`
+    }
+    return piece.size();
+  };
+  parser.body_limit(boost::none);  // the limit is per chunk: on_chunk_header
+  parser.on_chunk_header(on_chunk_header);
+  parser.on_chunk_body(on_chunk_body);
+
+  beast::error_code ec;
+  while (!ec && !parser.is_done()) {
+    auto [read_ec, n] = co_await beast_http::async_read_some(stream, buffer, parser,
+                                                             net::as_tuple(net::use_awaitable));
+    ec = read_ec;
+  }
+  watchdog->stop();
+  if (refusal) co_return refusal;
+  if (!ec) co_return make_response(204);  // the sender ended the stream
+  if (const std::optional<unsigned> status = status_for_read_error(ec)) {
+    co_return make_response(*status, ec.message());
+  }
+  co_return std::nullopt;
 }
 
 net::awaitable<HttpResponse> PeerServer::answer(HttpRequest& request, std::uint64_t connection) {

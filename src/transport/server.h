@@ -3,6 +3,12 @@
 // many requests arrive back to back and are answered in order) and answering each
 // through the handler (the Receiver).
 //
+// One path is a stream (StreamRoute): a chunked request that lasts as long as the
+// connection, each chunk handed over as it completes and none answered. It is
+// answered once, when it ends (204) or when a chunk is refused (the refusal, then the
+// connection closes). Its reads carry no per-read deadline; a StallWatchdog closes a
+// stream that completes no chunk within one to two idle_timeouts.
+//
 // Nothing a peer sends can make it crash or hang: every read and write has a
 // timeout (an idle connection between requests, a request once its first byte
 // arrived, a response write), every request has a header and a body limit (431 and
@@ -16,12 +22,18 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "raft/result.h"
 #include "src/transport/address.h"
@@ -49,8 +61,18 @@ class PeerServer : public std::enable_shared_from_this<PeerServer> {
   // Told when a connection closed (io thread).
   using ClosedHandler = std::function<void(std::uint64_t connection)>;
 
+  // Requests to `path` are streams. `open` checks a stream's header, `chunk` takes
+  // one complete chunk (both on the io thread, never suspending); either returns
+  // nullopt to go on, or the response that refuses the stream.
+  struct StreamRoute {
+    std::string path;
+    std::function<std::optional<HttpResponse>(const HttpRequest& header)> open;
+    std::function<std::optional<HttpResponse>(std::string_view chunk)> chunk;
+  };
+
   PeerServer(boost::asio::io_context& io, ServerOptions options, Handler handler,
-             ClosedHandler on_closed, std::shared_ptr<Counters> counters, Logger log);
+             StreamRoute stream_route, ClosedHandler on_closed, std::shared_ptr<Counters> counters,
+             Logger log);
   ~PeerServer();
 
   // Binds and listens now, on the calling thread, so that the caller of start()
@@ -65,8 +87,14 @@ class PeerServer : public std::enable_shared_from_this<PeerServer> {
 
  private:
   boost::asio::awaitable<void> accept_loop();
+  bool is_stream_target(std::string_view target) const;
   boost::asio::awaitable<void> session(std::shared_ptr<boost::beast::tcp_stream> stream,
                                        std::uint64_t id);
+  // Reads a stream's chunks until it ends; returns the response to give, or nullopt
+  // when there is nobody to answer (the peer went away or stalled).
+  boost::asio::awaitable<std::optional<HttpResponse>> read_stream(
+      boost::beast::tcp_stream& stream, boost::beast::flat_buffer& buffer,
+      boost::beast::http::request_parser<boost::beast::http::string_body>& parser);
   boost::asio::awaitable<HttpResponse> answer(HttpRequest& request, std::uint64_t connection);
   boost::asio::awaitable<void> refuse(boost::beast::tcp_stream& stream, unsigned status,
                                       std::string_view reason);
@@ -74,6 +102,7 @@ class PeerServer : public std::enable_shared_from_this<PeerServer> {
   boost::asio::io_context& io_;
   ServerOptions options_;
   Handler handler_;
+  StreamRoute stream_route_;
   ClosedHandler on_closed_;
   std::shared_ptr<Counters> counters_;
   Logger log_;

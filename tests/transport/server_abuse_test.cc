@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sstream>
 #include <thread>
 
 #include "src/transport/codec.h"
@@ -188,6 +189,82 @@ TEST_F(ServerAbuse, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(answers, 20u);
   ASSERT_EQ(collector_.messages().size(), 20u);
   for (std::size_t i = 0; i < 20; ++i) EXPECT_EQ(collector_.messages()[i].term(), i + 1);
+}
+
+// The head of a message stream, and one chunk of it.
+std::string stream_head(bool close = true) {
+  return std::string(
+             "POST /raft/stream HTTP/1.1\r\nHost: test\r\n"
+             "Content-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\n") +
+         (close ? "Connection: close\r\n" : "") + "\r\n";
+}
+std::string chunk(const std::string& data) {
+  std::ostringstream size;
+  size << std::hex << data.size();
+  return size.str() + "\r\n" + data + "\r\n";
+}
+const std::string kLastChunk = "0\r\n\r\n";
+
+TEST_F(ServerAbuse, StreamDeliversEachChunkAndIsAnsweredAtItsEnd) {
+  std::string request = stream_head();
+  for (Term t = 1; t <= 3; ++t) request += chunk(encode_batch(1, {heartbeat(1, 2, t)}));
+  request += chunk(encode_batch(1, {heartbeat(1, 2, 4), heartbeat(1, 2, 5)}));
+  request += kLastChunk;
+  EXPECT_EQ(status_of(raw_exchange(port_, request)), 204);
+  ASSERT_EQ(collector_.messages().size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(collector_.messages()[i].term(), i + 1);
+  EXPECT_EQ(collector_.deliveries(), 4u) << "one hand-over per chunk";
+  // A chunk may arrive in pieces: split one byte at a time over the wire.
+  std::string trickled = stream_head() + chunk(encode_batch(1, {heartbeat(1, 2, 6)}));
+  const int fd = testing::connect_loopback(port_);
+  ASSERT_GE(fd, 0);
+  for (char c : trickled) {
+    ASSERT_EQ(::send(fd, &c, 1, MSG_NOSIGNAL), 1);
+  }
+  EXPECT_TRUE(eventually([&] { return collector_.messages().size() == 6; }));
+  ::close(fd);
+  EXPECT_EQ(transport_->stats().rejected_requests, 0u);
+}
+
+TEST_F(ServerAbuse, StreamEndsAtTheFirstRefusedChunk) {
+  const std::string good = chunk(encode_batch(1, {heartbeat(1, 2, 1)}));
+  EXPECT_EQ(status_of(raw_exchange(port_, stream_head(false) + good +
+                                              chunk(encode_batch(7, {heartbeat(1, 2, 2)})) + good +
+                                              kLastChunk)),
+            403);
+  EXPECT_EQ(
+      status_of(raw_exchange(port_, stream_head(false) + good + chunk("garbage \xff") + good)),
+      400);
+  EXPECT_EQ(collector_.messages().size(), 2u) << "only the chunks before each refusal";
+  // Each chunk is held to the body limit (256 KiB here), announced or not.
+  EXPECT_EQ(status_of(raw_exchange(
+                port_, stream_head(false) + "40001\r\n" + std::string(0x40001, 'a') + "\r\n")),
+            413);
+  // A stream must be chunked, POSTed, protobuf.
+  EXPECT_EQ(status_of(raw_exchange(
+                port_, post_bytes("/raft/stream", encode_batch(1, {heartbeat(1, 2, 1)})))),
+            411);
+  EXPECT_EQ(http_status(port_, "GET", "/raft/stream", "", ""), 405);
+  EXPECT_EQ(status_of(raw_exchange(port_,
+                                   "POST /raft/stream HTTP/1.1\r\nHost: x\r\n"
+                                   "Transfer-Encoding: chunked\r\n\r\n" +
+                                       good)),
+            415);
+  EXPECT_EQ(collector_.messages().size(), 2u);
+  EXPECT_GE(transport_->stats().rejected_requests, 6u);
+  expect_still_serving();
+}
+
+TEST_F(ServerAbuse, StalledStreamIsClosed) {
+  // A stream that completes no chunk for a whole idle timeout (1 s here) is closed
+  // within two: here its header and half a chunk, then silence.
+  const auto start = std::chrono::steady_clock::now();
+  const std::string response = raw_exchange(port_, stream_head(false) + "100\r\nabc", 5s);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(response.empty()) << response;
+  EXPECT_GE(elapsed, 900ms);
+  EXPECT_LT(elapsed, 3500ms);
+  expect_still_serving();
 }
 
 TEST_F(ServerAbuse, ConnectionsAreBounded) {

@@ -214,8 +214,6 @@ std::optional<bool> DoneProbe::wait(std::chrono::milliseconds limit) {
 
 // --- Raw sockets ------------------------------------------------------------
 
-namespace {
-
 int connect_loopback(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket failed");
@@ -229,8 +227,6 @@ int connect_loopback(std::uint16_t port) {
   }
   return fd;
 }
-
-}  // namespace
 
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
                          std::chrono::milliseconds limit) {

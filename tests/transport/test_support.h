@@ -113,6 +113,8 @@ struct DoneProbe {
 
 // --- Raw sockets ------------------------------------------------------------
 
+// A blocking TCP connection to 127.0.0.1:port, or -1.
+int connect_loopback(std::uint16_t port);
 // Connects to 127.0.0.1:port, writes `bytes`, and reads until the server closes the
 // connection or `limit` passes. Returns what was read.
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
