@@ -212,8 +212,12 @@ net::awaitable<void> PeerClient::run() {
       }
       backoff = options_.min_backoff;
     } else {
-      if (!connection->refused) note_unreachable(connection->why);
-      drop_queued();
+      // What queued for a peer that hung up at once is stale by the next attempt; a
+      // refusal concerned one batch, and later messages may well be accepted.
+      if (!connection->refused) {
+        note_unreachable(connection->why);
+        drop_queued();
+      }
       co_await sleep(backoff);
       backoff = std::min(backoff * 2, options_.max_backoff);
     }

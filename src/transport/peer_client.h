@@ -11,11 +11,11 @@
 //
 // Failure policy: Raft retries everything, so nothing here retries a message. A full
 // queue drops the new message; a broken connection loses what the kernel had not
-// delivered; a peer that cannot be reached, or refuses the stream, gets its queue
-// dropped at each failed attempt (what piled up is stale by then) and is retried with
-// exponential backoff, capped, reset once a stream has stayed up for max_backoff
-// (so a peer that accepts and hangs up is not hammered either). A write
-// that makes no progress for one to two write_timeouts (a peer that stopped reading)
+// delivered; a peer that cannot be reached gets its queue dropped at each failed
+// attempt (what piled up is stale by then). It, and a peer that refuses the stream,
+// are retried with exponential backoff, capped, reset once a stream has stayed up
+// for max_backoff (so a peer that accepts and hangs up is not hammered either). A
+// write that makes no progress for one to two write_timeouts (a peer that stopped reading)
 // breaks the connection. The connection is opened lazily, when there is something to
 // send.
 //
