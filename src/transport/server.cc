@@ -176,10 +176,12 @@ net::awaitable<void> PeerServer::session(std::shared_ptr<beast::tcp_stream> stre
       }
       break;
     }
-    HttpRequest request = parser.release();
+    const unsigned version = parser.get().version();
+    const bool keep_alive = parser.get().keep_alive();
     HttpResponse response;
     if (is_stream) {
-      std::optional<HttpResponse> outcome = stream_route_.open(request);
+      // The parser goes on reading the stream's chunks: its message stays inside.
+      std::optional<HttpResponse> outcome = stream_route_.open(parser.get());
       if (!outcome) outcome = co_await read_stream(*stream, buffer, parser);
       if (!outcome) break;  // nobody to answer
       if (outcome->result_int() >= 300) {
@@ -193,12 +195,13 @@ net::awaitable<void> PeerServer::session(std::shared_ptr<beast::tcp_stream> stre
       }
       response = std::move(*outcome);
     } else {
+      HttpRequest request = parser.release();
       Counters::add(counters_->bytes_received, request.body().size());
       response = co_await answer(request, id);
     }
     if (response.result_int() >= 400) Counters::add(counters_->rejected_requests, 1);
-    response.version(request.version() == 10 ? 10 : 11);
-    response.keep_alive(request.keep_alive() && !closed_);
+    response.version(version == 10 ? 10 : 11);
+    response.keep_alive(keep_alive && !closed_);
     response.prepare_payload();
     stream->expires_after(options_.write_timeout);
     auto [write_ec, written] =
