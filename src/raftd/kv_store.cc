@@ -43,27 +43,32 @@ std::string KvStore::apply(raft::Index index, std::string_view command) {
     result.set_code(pb::KvResult::COMPARE_FAILED);
     return result.SerializeAsString();
   }
-  auto it = data_.find(cmd.key());
+  auto found = index_.find(cmd.key());
+  const bool exists = found != index_.end();
   switch (cmd.op()) {
     case pb::KvCommand::PUT:
-      if (cmd.create_only() && it != data_.end()) {
+      if (cmd.create_only() && exists) {
         result.set_code(pb::KvResult::COMPARE_FAILED);
-      } else if (cmd.has_prev_value() && (it == data_.end() || it->second != cmd.prev_value())) {
+      } else if (cmd.has_prev_value() && (!exists || found->second->second != cmd.prev_value())) {
         result.set_code(pb::KvResult::COMPARE_FAILED);
+      } else if (exists) {
+        found->second->second = std::move(*cmd.mutable_value());
       } else {
-        data_[cmd.key()] = cmd.value();
+        const auto pair =
+            data_.emplace(std::move(*cmd.mutable_key()), std::move(*cmd.mutable_value())).first;
+        index_.emplace(pair->first, pair);
       }
       break;
     case pb::KvCommand::DELETE:
-      if (it == data_.end()) {
+      if (!exists) {
         result.set_code(pb::KvResult::NOT_FOUND);
       } else {
-        data_.erase(it);
+        const Map::iterator pair = found->second;
+        index_.erase(found);  // first: its key is a view of the pair's
+        data_.erase(pair);
       }
       break;
-    default:
-      result.set_code(pb::KvResult::COMPARE_FAILED);
-      break;
+    default: result.set_code(pb::KvResult::COMPARE_FAILED); break;
   }
   return result.SerializeAsString();
 }
@@ -85,22 +90,30 @@ void KvStore::restore(std::istream& in) {
   }
   raft::Index applied = 0;
   std::size_t count = 0;
-  if (!(in >> applied >> count) || in.get() != '\n') throw std::runtime_error("kv snapshot: bad header");
-  std::map<std::string, std::string> fresh;
+  if (!(in >> applied >> count) || in.get() != '\n')
+    throw std::runtime_error("kv snapshot: bad header");
+  Map fresh;
   for (std::size_t i = 0; i < count; ++i) {
     std::string key = read_blob(in);
     fresh.emplace(std::move(key), read_blob(in));
   }
   std::unique_lock lock(mutex_);
   data_ = std::move(fresh);
+  reindex();
   applied_index_ = applied;
+}
+
+void KvStore::reindex() {
+  index_.clear();
+  index_.reserve(data_.size());
+  for (auto it = data_.begin(); it != data_.end(); ++it) index_.emplace(it->first, it);
 }
 
 std::optional<std::string> KvStore::get(const std::string& key) const {
   std::shared_lock lock(mutex_);
-  auto it = data_.find(key);
-  if (it == data_.end()) return std::nullopt;
-  return it->second;
+  auto found = index_.find(key);
+  if (found == index_.end()) return std::nullopt;
+  return found->second->second;
 }
 
 std::vector<std::pair<std::string, std::string>> KvStore::list(const std::string& prefix,
