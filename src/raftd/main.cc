@@ -41,6 +41,8 @@ struct Flags {
   std::uint64_t snapshot_trailing = 1000;
   int request_timeout_ms = 5000;
   std::size_t max_value_bytes = 1 << 20;
+  std::uint32_t max_inflight_appends = 256;
+  std::uint64_t max_append_bytes = 1 << 20;
   bool quiet = false;
 };
 
@@ -166,6 +168,12 @@ int main(int argc, char** argv) {
                  "Log entries kept behind a snapshot for slow followers")->capture_default_str();
   app.add_option("--request-timeout", flags.request_timeout_ms, "Client request timeout in ms")->capture_default_str()->check(CLI::Range(10, 600000));
   app.add_option("--max-value-bytes", flags.max_value_bytes, "Largest value accepted")->capture_default_str();
+  app.add_option("--max-inflight-appends", flags.max_inflight_appends,
+                 "Appends the leader sends a follower ahead of its acknowledgements (the pipelining window)")
+      ->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  app.add_option("--max-append-bytes", flags.max_append_bytes,
+                 "Largest batch of entries in one append message (a larger single entry still goes alone)")
+      ->capture_default_str()->check(CLI::Range(std::uint64_t{1} << 10, std::uint64_t{16} << 20));
   app.add_flag("--quiet", flags.quiet, "Log errors only");
   try {
     app.parse(argc, argv);
@@ -228,6 +236,8 @@ int main(int argc, char** argv) {
   options.snapshot_threshold_entries = flags.snapshot_threshold;
   options.snapshot_trailing_entries = flags.snapshot_trailing;
   options.max_command_bytes = flags.max_value_bytes + 4096;
+  options.max_inflight_appends = flags.max_inflight_appends;
+  options.max_append_bytes = flags.max_append_bytes;
 
   // The transport is created here (not by the node) so /metrics can read its stats.
   std::shared_ptr<raft::Transport> transport;

@@ -4,7 +4,11 @@
 // history for linearizability with the simulator's checker.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -206,6 +210,60 @@ TEST(Raftd, MetricsGiveTheOperatorsFigures) {
   for (const std::string& name : cluster.names()) {
     if (name == leader) continue;
     EXPECT_GE(metric_value(text, "raft_peer_lag_entries{peer=\"" + name + "\"}"), 0) << name << "\n" << text;
+  }
+}
+
+// Runs raftd with `flags` and returns its exit status and what it printed.
+std::pair<int, std::string> run_raftd(const std::string& flags) {
+  const char* binary = std::getenv("RAFTD_BIN");
+  if (binary == nullptr) throw std::runtime_error("RAFTD_BIN must name the raftd binary");
+  FILE* pipe = ::popen((std::string(binary) + " " + flags + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed");
+  std::string output;
+  char chunk[512];
+  while (std::fgets(chunk, sizeof chunk, pipe) != nullptr) output += chunk;
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+TEST(Raftd, PipelineFlagsOutOfRangeAreRefusedByName) {
+  for (const std::string flag : {"--max-inflight-appends 0", "--max-append-bytes 100", "--max-append-bytes lots"}) {
+    const auto [status, output] = run_raftd(flag);
+    EXPECT_NE(status, 0) << flag;
+    EXPECT_NE(output.find(flag.substr(0, flag.find(' '))), std::string::npos) << flag << ": " << output;
+  }
+}
+
+// A window of one append and appends of at most 1 KiB: every concurrent write still
+// reaches every node.
+TEST(Raftd, TightPipelineLimitsStillReplicateEveryWrite) {
+  std::vector<std::string> flags = kFastFlags;
+  for (const char* extra : {"--max-inflight-appends", "1", "--max-append-bytes", "1024"}) flags.emplace_back(extra);
+  RaftdCluster cluster(3, flags);
+  ASSERT_FALSE(cluster.wait_for_leader().empty());
+  const std::string value(300, 'v');  // a few entries fill an append
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&cluster, &value, w] {
+      for (int i = 0; i < 25; ++i) put(cluster, "w" + std::to_string(w) + "-" + std::to_string(i), value);
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  for (const std::string& name : cluster.names()) {
+    for (int w = 0; w < 4; ++w) {
+      for (int i = 0; i < 25; ++i) {
+        const std::string key = "w" + std::to_string(w) + "-" + std::to_string(i);
+        // The node's own copy, which may trail the leader's for a moment.
+        HttpReply reply;
+        for (int attempt = 0; attempt < 100; ++attempt) {
+          reply = http_call(cluster.client(name), "GET", "/v1/kv/" + key + "?consistency=stale");
+          if (reply.status == 200) break;
+          std::this_thread::sleep_for(20ms);
+        }
+        ASSERT_EQ(reply.status, 200) << name << " lacks " << key;
+        EXPECT_EQ(reply.body, value) << name << " " << key;
+      }
+    }
   }
 }
 
