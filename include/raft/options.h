@@ -60,6 +60,11 @@ struct NodeOptions {
   std::uint64_t max_uncommitted_bytes = 64 << 20;  ///< beyond it proposals get kBusy
   std::uint64_t max_command_bytes = 1 << 20;       ///< larger commands get kTooLarge
   std::size_t max_pending_proposals = 10000;       ///< queued proposals; beyond: kBusy
+  /// While an append to a follower is unacknowledged, hold a partial next one until
+  /// the answer comes (Nagle's rule; a backlog still fills the window). Fewer, fuller
+  /// appends; an entry may wait up to one follower round trip longer. Turn off for
+  /// links whose round trip is much longer than a disk sync. Default: on.
+  bool coalesce_appends = true;
 
   /// How long propose/read/membership calls wait before failing with kTimeout.
   /// Default: 5 s.

@@ -34,6 +34,18 @@ struct Options {
   // the pipelining window. Default: 256. REQUIRES: > 0.
   std::uint32_t max_inflight_appends = 256;
 
+  // Nagle's rule for appends: while an append to a follower is unacknowledged, the
+  // next goes out only if it is full (max_append_bytes reached with more entries
+  // behind it); a partial one waits for the acknowledgement and then carries every
+  // entry proposed meanwhile. A backlog still streams through the whole window, but a
+  // stream of small proposals no longer costs an append (and an answer, a disk write
+  // and a wake-up of each follower) per leader iteration. The price: an entry proposed
+  // while an append is in flight waits up to one follower round trip longer to leave;
+  // on a local network that is about one follower disk sync, which the follower's disk
+  // would have queued it behind anyway. Turn it off for links whose round trip is much
+  // longer than a disk sync. Default: on.
+  bool coalesce_appends = true;
+
   // A leader refuses proposals while the entries it appended but has not committed
   // exceed this many bytes (back-pressure when followers or the disk fall behind).
   // Default: 64 MiB. kNoLimit disables the limit.

@@ -94,9 +94,12 @@ void Progress::on_append_sent(Index last_index, bool has_entries) {
   }
 }
 
-void Progress::on_heartbeat_response() {
+void Progress::on_heartbeat_response(bool coalescing) {
   probe_sent_ = false;
-  if (state_ == ProgressState::kReplicate && inflights_.full()) inflights_.free_first();
+  if (state_ == ProgressState::kReplicate &&
+      (inflights_.full() || (coalescing && inflights_.count() > 0))) {
+    inflights_.free_first();
+  }
 }
 
 bool Progress::on_ack(Index index) {

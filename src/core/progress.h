@@ -61,6 +61,9 @@ class Progress {
   bool recently_active() const { return recently_active_; }
   void set_recently_active(bool active) { recently_active_ = active; }
   const Inflights& inflights() const { return inflights_; }
+  // The commit index the last append to this follower carried.
+  Index commit_sent() const { return commit_sent_; }
+  void set_commit_sent(Index commit) { commit_sent_ = commit; }
 
   // Whether the leader must hold back appends: a probe already outstanding, the
   // pipelining window full, or a snapshot in flight.
@@ -92,13 +95,16 @@ class Progress {
   // outstanding probe may have been lost, so allow another. In replicate mode with a
   // full window, the appends in it may all have been lost (nothing would ever be sent
   // again): free one slot so the next append goes out; a follower that missed entries
-  // rejects it and the leader falls back to probing.
-  void on_heartbeat_response();
+  // rejects it and the leader falls back to probing. With `coalescing` (the leader
+  // holds partial appends while one is in flight, Options::coalesce_appends) a single
+  // lost append holds everything back, so any window that is not empty frees a slot.
+  void on_heartbeat_response(bool coalescing);
 
  private:
   Index match_index_ = 0;
   Index next_index_;
   ProgressState state_ = ProgressState::kProbe;
+  Index commit_sent_ = 0;
   // Probe: an append was sent and not yet answered.
   bool probe_sent_ = false;
   // Snapshot: the index of the snapshot being sent.

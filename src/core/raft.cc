@@ -653,6 +653,14 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
     return send_snapshot(to, *progress);
   }
   if (entries->empty() && !send_if_empty) return false;
+  // Options::coalesce_appends. An empty append held back only carried the commit
+  // index: the answer to the one in flight sends it (handle_append_response). A
+  // transfer target is not held back: the transfer waits for it to catch up.
+  const bool partial = entries->empty() || entries->back().index() == log_->last_index();
+  if (options_.coalesce_appends && partial && progress->state() == ProgressState::kReplicate &&
+      progress->inflights().count() > 0 && to != transfer_target_) {
+    return false;
+  }
 
   pb::Message m = new_message(to);
   pb::AppendRequest* request = m.mutable_append_request();
@@ -664,6 +672,7 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
   request->mutable_entries()->Reserve(static_cast<int>(entries->size()));
   for (pb::Entry& entry : *entries) *request->add_entries() = std::move(entry);
   progress->on_append_sent(last, has_entries);
+  progress->set_commit_sent(log_->committed());
   send(std::move(m));
   return true;
 }
@@ -782,6 +791,13 @@ void Raft::handle_append_response(const pb::Message& m) {
   } else {
     while (send_append(m.from(), /*send_if_empty=*/false)) {
     }
+    // Coalescing held back the append that would have told this follower the commit
+    // index; with the window now empty, tell it (a follower applies only what it knows
+    // to be committed).
+    if (options_.coalesce_appends && progress->inflights().count() == 0 &&
+        progress->commit_sent() < log_->committed()) {
+      send_append(m.from(), /*send_if_empty=*/true);
+    }
   }
   if (m.from() == transfer_target_ && progress->match_index() == log_->last_index()) {
     send_timeout_now(m.from());
@@ -792,7 +808,7 @@ void Raft::handle_heartbeat_response(const pb::Message& m) {
   Progress* progress = tracker_->progress(m.from());
   if (progress == nullptr) return;
   progress->set_recently_active(true);
-  progress->on_heartbeat_response();
+  progress->on_heartbeat_response(options_.coalesce_appends);
   const pb::HeartbeatResponse& response = m.heartbeat_response();
   std::uint64_t& round = acked_round_[m.from()];
   round = std::max(round, response.read_round());

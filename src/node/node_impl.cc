@@ -124,6 +124,7 @@ Status NodeImpl::start() {
   core_options.election_timeout_ticks = to_ticks(options_.election_timeout, options_.tick_interval);
   core_options.max_append_bytes = options_.max_append_bytes;
   core_options.max_inflight_appends = options_.max_inflight_appends;
+  core_options.coalesce_appends = options_.coalesce_appends;
   core_options.max_uncommitted_bytes = options_.max_uncommitted_bytes;
   core_options.pre_vote = options_.pre_vote;
   core_options.check_quorum = options_.check_quorum;

@@ -43,6 +43,7 @@ struct Flags {
   std::size_t max_value_bytes = 1 << 20;
   std::uint32_t max_inflight_appends = 256;
   std::uint64_t max_append_bytes = 1 << 20;
+  bool coalesce_appends = true;
   bool quiet = false;
 };
 
@@ -174,6 +175,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-append-bytes", flags.max_append_bytes,
                  "Largest batch of entries in one append message (a larger single entry still goes alone)")
       ->capture_default_str()->check(CLI::Range(std::uint64_t{1} << 10, std::uint64_t{16} << 20));
+  app.add_option("--coalesce-appends", flags.coalesce_appends,
+                 "While an append to a follower is unanswered, hold back a partial one (off for WAN links)")
+      ->capture_default_str();
   app.add_flag("--quiet", flags.quiet, "Log errors only");
   try {
     app.parse(argc, argv);
@@ -238,6 +242,7 @@ int main(int argc, char** argv) {
   options.max_command_bytes = flags.max_value_bytes + 4096;
   options.max_inflight_appends = flags.max_inflight_appends;
   options.max_append_bytes = flags.max_append_bytes;
+  options.coalesce_appends = flags.coalesce_appends;
 
   // The transport is created here (not by the node) so /metrics can read its stats.
   std::shared_ptr<raft::Transport> transport;

@@ -189,7 +189,9 @@ TEST(Paper5_3_ConsistencyCheck, AppendOfHeldEntriesDoesNotTruncate) {
 // Duplicated and reordered AppendEntries are harmless: each is checked against the
 // log as it is, so the follower ends with exactly the leader's log.
 TEST(Paper5_3_ConsistencyCheck, DuplicateAndReorderedAppendsAreIdempotent) {
-  auto leader = leader_with({2});
+  Options options = paper_options(1);
+  options.coalesce_appends = false;  // an append per proposal, all in flight at once
+  auto leader = leader_with({2}, options);
   Peer follower(paper_options(2), voters({1, 2, 3}), {}, make_hard_state(1));
   follower.step(append_request(1, 2, 2, 0, 0, {leader->log()[0]}, 0));  // the no-op
   std::vector<pb::Message> to_follower;
@@ -366,6 +368,7 @@ TEST(Replication_FlowControl, ProbeModeSendsOneMessageAtATime) {
 TEST(Replication_FlowControl, PipeliningWindow) {
   Options options = paper_options(1);
   options.max_inflight_appends = 3;
+  options.coalesce_appends = false;  // the next tests cover it
   auto leader = leader_with({2}, options);
   ASSERT_EQ(peer_state(*leader, 2), "replicate");
   int sent = 0;
@@ -387,6 +390,76 @@ TEST(Replication_FlowControl, PipeliningWindow) {
 
   // A duplicate acknowledgement changes nothing.
   EXPECT_TRUE(entry_appends_to(leader->step(append_response(2, 1, 2, 2)), 2).empty());
+}
+
+// Options::coalesce_appends (on by default): while an append is in flight, a partial
+// one waits for the answer, which then releases every entry proposed meanwhile in one
+// append; the commit index it would have carried alone comes with that append.
+TEST(Replication_FlowControl, PartialAppendsWaitForTheAnswerInFlight) {
+  auto leader = leader_with({2, 3});
+  ASSERT_TRUE((*leader)->propose("a").ok());  // index 2: nothing in flight, sent at once
+  ASSERT_EQ(entry_appends_to(leader->drain(), 2).size(), 1u);
+  for (const char* command : {"b", "c", "d"}) {  // indexes 3..5
+    ASSERT_TRUE((*leader)->propose(command).ok());
+    EXPECT_TRUE(appends_to(leader->drain(), 2).empty()) << command << ": index 2 is in flight";
+  }
+  const std::vector<pb::Message> appends =
+      entry_appends_to(leader->step(append_response(2, 1, 2, 2)), 2);
+  ASSERT_EQ(appends.size(), 1u);
+  const pb::AppendRequest& request = appends[0].append_request();
+  EXPECT_EQ(request.prev_log_index(), 2u);
+  ASSERT_EQ(request.entries_size(), 3);
+  EXPECT_EQ(request.entries(2).index(), 5u);
+  EXPECT_EQ(request.commit(), 2u) << "index 2 committed (leader and node 2): the append says so";
+}
+
+// A backlog larger than one append still streams through the whole window: only the
+// last, partial append of it waits.
+TEST(Replication_FlowControl, FullAppendsStillPipeline) {
+  Options options = paper_options(1);
+  options.max_append_bytes = 250;
+  options.max_inflight_appends = 8;
+  auto leader = leader_with({2}, options);
+  ASSERT_TRUE((*leader)->propose(std::string(100, 'x')).ok());  // index 2, in flight
+  leader->drain();
+  for (int i = 0; i < 9; ++i) ASSERT_TRUE((*leader)->propose(std::string(100, 'y')).ok());  // 3..11
+  std::vector<pb::Message> appends = entry_appends_to(leader->drain(), 2);
+  // 100-byte commands make entries of a little over 100 bytes: two per 250-byte append.
+  ASSERT_EQ(appends.size(), 4u) << "the full appends of indexes 3..10 go at once";
+  EXPECT_EQ(appends.back().append_request().entries().rbegin()->index(), 10u) << "11 waits";
+  appends = entry_appends_to(leader->step(append_response(2, 1, 2, 10)), 2);
+  ASSERT_EQ(appends.size(), 1u);
+  EXPECT_EQ(appends[0].append_request().entries(0).index(), 11u);
+}
+
+// A lost partial append would hold everything behind it forever; a heartbeat answer
+// frees its slot, the next append goes out, and the follower catches up.
+TEST(Replication_FlowControl, LostCoalescedAppendIsRetried) {
+  TestCluster cluster(3, 1, [](Options& o) { o.pre_vote = o.check_quorum = false; });
+  const NodeId leader = cluster.elect();
+  ASSERT_NE(leader, kNoNode);
+  const NodeId follower = leader % 3 + 1;
+  cluster.tick_all();
+  cluster.stabilize();
+  bool dropped = false;
+  cluster.drop_when = [follower, &dropped](const pb::Message& m) {
+    if (dropped || m.to() != follower || !m.has_append_request() ||
+        m.append_request().entries_size() == 0) {
+      return false;
+    }
+    return dropped = true;  // the first append with entries, only
+  };
+  for (const char* command : {"a", "b", "c"}) {
+    ASSERT_TRUE(cluster.propose(leader, command).ok());
+    cluster.stabilize();
+  }
+  ASSERT_TRUE(dropped);
+  for (int i = 0; i < 5; ++i) {
+    cluster.tick_all();
+    cluster.stabilize();
+  }
+  EXPECT_EQ(terms_of(cluster.log(follower)), terms_of(cluster.log(leader)));
+  EXPECT_EQ(cluster.applied(follower), (std::vector<std::string>{"a", "b", "c"}));
 }
 
 // "After a rejection, the leader decrements nextIndex and retries" (§5.3): a rejection

@@ -101,7 +101,7 @@ TEST(Progress, ProbeSendsOneAtATime) {
   progress.on_append_sent(12, true);
   EXPECT_TRUE(progress.paused());
   EXPECT_EQ(progress.next_index(), 11u) << "probe mode does not advance next optimistically";
-  progress.on_heartbeat_response();
+  progress.on_heartbeat_response(false);
   EXPECT_FALSE(progress.paused());
   progress.on_append_sent(12, true);
   EXPECT_TRUE(progress.on_ack(12));
@@ -171,14 +171,31 @@ TEST(Progress, HeartbeatResponseOpensAFullWindow) {
   progress.on_ack(10);
   progress.become_replicate();
   progress.on_append_sent(11, true);
-  progress.on_heartbeat_response();
+  progress.on_heartbeat_response(false);
   EXPECT_EQ(progress.inflights().count(), 1u) << "a window that is not full is left alone";
   progress.on_append_sent(12, true);
   ASSERT_TRUE(progress.paused());
-  progress.on_heartbeat_response();
+  progress.on_heartbeat_response(false);
   EXPECT_FALSE(progress.paused());
   EXPECT_EQ(progress.inflights().count(), 1u);
   EXPECT_EQ(progress.next_index(), 13u);
+}
+
+// A leader that coalesces appends sends nothing partial while one is in flight, so a
+// single lost append would hold everything back: any non-empty window frees a slot.
+TEST(Progress, HeartbeatResponseFreesASlotWhenCoalescing) {
+  Progress progress(11, 4, false);
+  progress.on_ack(10);
+  progress.become_replicate();
+  progress.on_heartbeat_response(true);
+  EXPECT_EQ(progress.inflights().count(), 0u) << "nothing in flight, nothing to free";
+  progress.on_append_sent(11, true);
+  progress.on_append_sent(12, true);
+  progress.on_heartbeat_response(true);
+  EXPECT_EQ(progress.inflights().count(), 1u);
+  progress.on_heartbeat_response(true);
+  EXPECT_EQ(progress.inflights().count(), 0u);
+  EXPECT_EQ(progress.next_index(), 13u) << "freeing a slot does not move next back";
 }
 
 // A rejection in replicate mode of something past match falls back to probe from the
@@ -209,7 +226,7 @@ TEST(Progress, SnapshotPausesAndResumes) {
   EXPECT_EQ(progress.state(), ProgressState::kSnapshot);
   EXPECT_EQ(progress.pending_snapshot(), 50u);
   EXPECT_TRUE(progress.paused());
-  progress.on_heartbeat_response();
+  progress.on_heartbeat_response(false);
   EXPECT_TRUE(progress.paused()) << "a heartbeat does not unpause a snapshot";
   progress.become_probe();
   EXPECT_EQ(progress.state(), ProgressState::kProbe);
