@@ -779,6 +779,9 @@ void NodeImpl::on_leader_change(const core::SoftState& soft) {
     log(std::string("now ") + core::to_string(soft.role) + " in term " + std::to_string(soft.term));
   }
   if (soft.leader != previous.leader) {
+    // Whoever hears of the change (an event handler, a resolved transfer) may read
+    // status() at once, so it must already name the new leader and our new role.
+    publish_status();
     if (soft.leader != 0) log("leader is " + std::to_string(soft.leader) + " in term " + std::to_string(soft.term));
     if (events_.on_leader_change) events_.on_leader_change(soft.leader, soft.term);
     std::erase_if(transfers_, [&](PendingTransfer& t) {

@@ -236,6 +236,9 @@ TEST(Node, LearnerJoinsIsPromotedAndTakesLeadership) {
   ASSERT_TRUE(promoted.ok()) << promoted.error().message;
   Result<NodeId> transferred = cluster.node(leader).transfer_leadership(4).get();
   ASSERT_TRUE(transferred.ok()) << transferred.error().message;
+  // The old leader's status names the new leader by the time the transfer resolves.
+  EXPECT_EQ(cluster.node(leader).status().leader, 4u);
+  EXPECT_NE(cluster.node(leader).status().role, NodeRole::kLeader);
   EXPECT_EQ(cluster.wait_for_leader(), 4u);
   const auto more = write_keys(cluster.node(4), 30, 60);
   auto all = expected;
