@@ -355,6 +355,9 @@ NodeStatus NodeImpl::status() const {
   }
   // Live, not as of the last publish: the histogram is thread-safe to read.
   if (log_store_) s.disk_sync_latency = log_store_->sync_latency();
+  // The loop learns of applied entries lazily (on its next drain); the apply thread's
+  // own figure is fresher. Capped so applied never shows ahead of commit.
+  s.applied_index = std::max(s.applied_index, std::min(published_applied_.load(), s.commit_index));
   return s;
 }
 
@@ -437,6 +440,7 @@ void NodeImpl::drain() {
     fail_storage(std::string("log read failed: ") + e.what());
     return;
   }
+  catch_up_applied();
   sync_configuration();
   publish_status();
 }
@@ -593,6 +597,7 @@ void NodeImpl::dispatch_committed(std::vector<pb::Entry>&& entries) {
   apply_->post([this, entries = std::move(entries), callbacks = std::move(callbacks)]() mutable {
     apply_batch(entries, callbacks);
   });
+  maybe_auto_snapshot();
 }
 
 void NodeImpl::apply_batch(const std::vector<pb::Entry>& entries,
@@ -626,7 +631,8 @@ void NodeImpl::apply_batch(const std::vector<pb::Entry>& entries,
     sm_applied_ = entry.index();
   }
   const Index last = entries.back().index();
-  boost::asio::post(io_, [this, last] { on_applied(last); });
+  published_applied_.store(last);
+  if (last >= wake_loop_at_applied_.load()) boost::asio::post(io_, [this, last] { on_applied(last); });
 }
 
 void NodeImpl::restore_latest_snapshot() {
@@ -637,6 +643,7 @@ void NodeImpl::restore_latest_snapshot() {
   state_machine_->restore(in);
   sm_applied_ = reader->metadata().index();
   const Index index = sm_applied_;
+  if (index > published_applied_.load()) published_applied_.store(index);
   if (!started_) {
     last_snapshot_index_ = index;  // start-up: the loop is not running yet
   } else {
@@ -649,13 +656,24 @@ void NodeImpl::restore_latest_snapshot() {
 
 void NodeImpl::on_applied(Index index) {
   applied_ = std::max(applied_, index);
-  core_->on_applied(index);
-  while (!reads_awaiting_apply_.empty() && reads_awaiting_apply_.begin()->first <= applied_) {
-    for (auto& waiter : reads_awaiting_apply_.begin()->second.waiters) waiter(applied_);
-    reads_awaiting_apply_.erase(reads_awaiting_apply_.begin());
+  catch_up_applied();
+}
+
+void NodeImpl::catch_up_applied() {
+  for (;;) {
+    applied_ = std::max(applied_, published_applied_.load());
+    while (!reads_awaiting_apply_.empty() && reads_awaiting_apply_.begin()->first <= applied_) {
+      for (auto& waiter : reads_awaiting_apply_.begin()->second.waiters) waiter(applied_);
+      reads_awaiting_apply_.erase(reads_awaiting_apply_.begin());
+    }
+    const Index next = reads_awaiting_apply_.empty() ? kNothingAwaitsApply : reads_awaiting_apply_.begin()->first;
+    wake_loop_at_applied_.store(next);
+    // A batch that completed before the store above did not see it: look again.
+    if (published_applied_.load() < next) break;
   }
-  maybe_auto_snapshot();
-  schedule_drain();
+  // The state machine may start from a snapshot newer than the log's compaction point;
+  // the core only knows of what it handed out.
+  core_->on_applied(std::min(applied_, dispatched_index_));
 }
 
 void NodeImpl::on_read_state(const core::ReadState& state) {
@@ -667,11 +685,13 @@ void NodeImpl::on_read_state(const core::ReadState& state) {
     for (auto& waiter : batch.waiters) waiter(error(ErrorCode::kNoLeader, "could not confirm a leader for the read"));
     return;
   }
+  applied_ = std::max(applied_, published_applied_.load());
   if (applied_ >= state.index) {
     for (auto& waiter : batch.waiters) waiter(applied_);
     return;
   }
   reads_awaiting_apply_.emplace(state.index, std::move(batch));
+  catch_up_applied();  // arms the apply thread's wake-up for this read
 }
 
 void NodeImpl::flush_proposals() {

@@ -123,6 +123,7 @@ class NodeImpl final : public TransportHandler {
   void send_snapshot(pb::Message&& request);
   void dispatch_committed(std::vector<pb::Entry>&& entries);
   void on_applied(Index index);
+  void catch_up_applied();
   void on_read_state(const core::ReadState& state);
   void flush_proposals();
   void flush_reads();
@@ -174,7 +175,7 @@ class NodeImpl final : public TransportHandler {
   std::string configuration_fingerprint_;
   std::uint64_t synced_configuration_version_ = ~std::uint64_t{0};  // of the core's, as synced
   std::vector<Member> members_;  // the configuration's members, for status()
-  Index applied_ = 0;           // reported by the apply thread
+  Index applied_ = 0;           // the loop's copy of published_applied_
   Index dispatched_index_ = 0;  // last entry handed to the apply thread
   Term dispatched_term_ = 0;
   Index last_snapshot_index_ = 0;
@@ -192,6 +193,16 @@ class NodeImpl final : public TransportHandler {
   // Apply-thread state.
   Index sm_applied_ = 0;  // the state machine's state covers everything up to here
   bool sm_failed_ = false;
+
+  // What the apply thread has applied, for the loop and status(). The apply thread
+  // wakes the loop only once it reaches wake_loop_at_applied_: the first index a read
+  // waits for, kNothingAwaitsApply when none does; otherwise the loop picks the index
+  // up on its next drain. A wake-up per batch cost every node a context switch per
+  // append. Each side stores its own before it loads the other's (both seq_cst), so a
+  // read registered while a batch completes is seen by at least one side.
+  static constexpr Index kNothingAwaitsApply = ~Index{0};
+  std::atomic<Index> published_applied_{0};     // written by the apply thread only
+  std::atomic<Index> wake_loop_at_applied_{kNothingAwaitsApply};  // by the loop only
 
   // Published for status() (any thread).
   mutable std::mutex status_mutex_;
