@@ -25,6 +25,7 @@ using namespace std::chrono_literals;
 class KvMachine final : public StateMachine {
  public:
   std::string apply(Index, std::string_view command) override {
+    if (const int ms = apply_delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     std::istringstream in{std::string(command)};
     std::string op, key, value;
     in >> op >> key >> value;
@@ -48,6 +49,7 @@ class KvMachine final : public StateMachine {
     std::lock_guard lock(mutex_);
     return data_;
   }
+  std::atomic<int> apply_delay_ms{0};  // a slow state machine
 
  private:
   mutable std::mutex mutex_;
@@ -190,6 +192,24 @@ TEST(Node, ReadBarrierOnFollowerSeesCommittedWrite) {
   }
   ASSERT_TRUE(barrier.ok()) << barrier.error().message;
   EXPECT_EQ(cluster.machine(follower).data().at("x"), "1");
+}
+
+TEST(Node, ReadBarrierWaitsForASlowStateMachine) {
+  LocalCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  const NodeId follower = leader % 3 + 1;
+  // The follower applies each command 20 ms late, so its read barriers find the
+  // write committed but not yet applied, and must wait for the apply thread.
+  cluster.machine(follower).apply_delay_ms = 20;
+  for (int i = 0; i < 10; ++i) {
+    const std::string value = std::to_string(i);
+    ASSERT_TRUE(cluster.node(leader).propose("set slow " + value).get().ok());
+    Result<Index> barrier = cluster.node(follower).read_barrier().get();
+    ASSERT_TRUE(barrier.ok()) << barrier.error().message;
+    EXPECT_EQ(cluster.machine(follower).data().at("slow"), value) << "read barrier " << i;
+    EXPECT_GE(cluster.node(follower).status().applied_index, barrier.value());
+  }
 }
 
 TEST(Node, LeaderFailureElectsAnotherAndKeepsData) {
