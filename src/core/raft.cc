@@ -641,6 +641,10 @@ Index Raft::append_conf_change(const pb::ConfChange& change) {
 bool Raft::send_append(NodeId to, bool send_if_empty) {
   Progress* progress = tracker_->progress(to);
   if (progress == nullptr || progress->paused()) return false;
+  // Under load most appends are held back: decide before slicing (copying) the
+  // entries whenever the log can tell from memory that the append would be partial.
+  const bool holds_back = holds_back_partial_append(to, *progress);
+  if (holds_back && log_->unstable_tail_fits(progress->next_index(), options_.max_append_bytes)) return false;
 
   const Index prev_index = progress->next_index() - 1;
   const std::optional<Term> prev_term = log_->term(prev_index);
@@ -653,14 +657,8 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
     return send_snapshot(to, *progress);
   }
   if (entries->empty() && !send_if_empty) return false;
-  // Options::coalesce_appends. An empty append held back only carried the commit
-  // index: the answer to the one in flight sends it (handle_append_response). A
-  // transfer target is not held back: the transfer waits for it to catch up.
   const bool partial = entries->empty() || entries->back().index() == log_->last_index();
-  if (options_.coalesce_appends && partial && progress->state() == ProgressState::kReplicate &&
-      progress->inflights().count() > 0 && to != transfer_target_) {
-    return false;
-  }
+  if (holds_back && partial) return false;
 
   pb::Message m = new_message(to);
   pb::AppendRequest* request = m.mutable_append_request();
@@ -675,6 +673,14 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
   progress->set_commit_sent(log_->committed());
   send(std::move(m));
   return true;
+}
+
+bool Raft::holds_back_partial_append(NodeId to, const Progress& progress) const {
+  // An empty append held back only carried the commit index: the answer to the one
+  // in flight sends it (handle_append_response). A transfer target is not held back:
+  // the transfer waits for it to catch up.
+  return options_.coalesce_appends && progress.state() == ProgressState::kReplicate &&
+         progress.inflights().count() > 0 && to != transfer_target_;
 }
 
 void Raft::broadcast_append() {

@@ -195,6 +195,9 @@ class Raft {
   // Sends entries (or a probe) to `to` if its flow control allows; returns whether a
   // message was sent. `send_if_empty` forces a probe even with nothing new.
   bool send_append(NodeId to, bool send_if_empty);
+  // Options::coalesce_appends: whether a partial append to `to` waits for the answer
+  // to the one in flight.
+  bool holds_back_partial_append(NodeId to, const Progress& progress) const;
   void send_heartbeat(NodeId to);
   bool maybe_commit();
   void release_uncommitted(Index committed);

@@ -130,6 +130,16 @@ std::optional<std::vector<pb::Entry>> RaftLog::slice(Index lo, Index hi, std::ui
   return out;
 }
 
+bool RaftLog::unstable_tail_fits(Index lo, std::uint64_t max_bytes) const {
+  if (lo < offset_ || pending_snapshot_) return false;
+  std::uint64_t bytes = 0;
+  for (Index i = lo; i <= last_index(); ++i) {
+    bytes += unstable_at(i).ByteSizeLong();
+    if (i > lo && bytes > max_bytes) return false;  // as slice(): the first entry always fits
+  }
+  return true;
+}
+
 void RaftLog::commit_to(Index index) {
   assert(index <= last_index());
   committed_ = std::max(committed_, index);

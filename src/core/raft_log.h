@@ -65,6 +65,10 @@ class RaftLog {
   // Entries in [lo, hi), at most max_bytes (at least one entry when lo < hi).
   // nullopt when lo has been compacted away.
   std::optional<std::vector<pb::Entry>> slice(Index lo, Index hi, std::uint64_t max_bytes) const;
+  // True when slice(lo, last_index() + 1, max_bytes) would hold every entry from lo
+  // on and they are all unstable (in memory), so the answer costs no storage read and
+  // no copy. False when it would stop short, or when it cannot tell cheaply.
+  bool unstable_tail_fits(Index lo, std::uint64_t max_bytes) const;
 
   // Commit. REQUIRES for commit_to: index <= last_index().
   Index committed() const { return committed_; }

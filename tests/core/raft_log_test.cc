@@ -251,6 +251,32 @@ TEST(RaftLog, FindConflictByTerm) {
   }
 }
 
+// unstable_tail_fits() agrees with slice() wherever it answers true, without reading
+// storage: it answers false for a tail that starts there.
+TEST(RaftLog, UnstableTailFitsAgreesWithSlice) {
+  MemoryLogStorage storage;
+  std::vector<pb::Entry> stored, unstable;
+  for (Index i = 1; i <= 3; ++i) stored.push_back(make_entry(i, 1, std::string(100, 'a')));
+  for (Index i = 4; i <= 6; ++i) unstable.push_back(make_entry(i, 2, std::string(100, 'b')));
+  storage.append(stored);
+  RaftLog log(storage);
+  log.append(std::vector<pb::Entry>(unstable));
+  const std::uint64_t size = unstable[0].ByteSizeLong();
+  EXPECT_TRUE(log.unstable_tail_fits(4, 3 * size));
+  EXPECT_FALSE(log.unstable_tail_fits(4, 3 * size - 1));
+  EXPECT_TRUE(log.unstable_tail_fits(5, 2 * size));
+  EXPECT_TRUE(log.unstable_tail_fits(6, 1)) << "a single entry always fits, as in slice()";
+  EXPECT_TRUE(log.unstable_tail_fits(7, 1)) << "nothing pending";
+  EXPECT_FALSE(log.unstable_tail_fits(3, kNoLimit)) << "starts in storage";
+  for (Index lo = 4; lo <= 7; ++lo) {
+    for (std::uint64_t max_bytes : {std::uint64_t{1}, size, 2 * size, 3 * size, kNoLimit}) {
+      if (!log.unstable_tail_fits(lo, max_bytes)) continue;
+      const std::vector<pb::Entry> slice = *log.slice(lo, log.last_index() + 1, max_bytes);
+      EXPECT_TRUE(slice.empty() || slice.back().index() == log.last_index()) << lo << " " << max_bytes;
+    }
+  }
+}
+
 // slice() reads across the storage/unstable boundary and respects max_bytes.
 TEST(RaftLog, SliceAcrossBoundary) {
   MemoryLogStorage storage;
