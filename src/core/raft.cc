@@ -948,6 +948,7 @@ void Raft::start_read_round() {
   }
   reads_awaiting_round_.clear();
   broadcast_heartbeat();
+  release_confirmed_reads();  // a leader that is a quorum on its own confirms it at once
 }
 
 // The pending reads all belong to the latest round, read_round_ (start_read_round
@@ -1056,6 +1057,9 @@ void Raft::apply_configuration(const pb::Configuration& configuration) {
   configuration_ = configuration;
   ++configuration_version_;
   tracker_->set_configuration(configuration_, log_->last_index() + 1);
+  // The round in flight is counted against the new quorum: a shrink may confirm it
+  // now, with no ack left to come.
+  if (role_ == Role::kLeader) release_confirmed_reads();
 }
 
 // ---------------------------------------------------------------------------

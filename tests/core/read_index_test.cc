@@ -92,6 +92,29 @@ TEST(Dissertation6_4_ReadIndex, SingleVoterAnswersAtOnce) {
   EXPECT_EQ(c.read_states(1)[0].index, c.node(1).commit_index());
 }
 
+// A round waits for acks counted against the configuration in force. When a change
+// shrinks it (here to the leader alone, as its own acks suffice) the round is
+// checked again at once: the reads in it do not wait for acks that can never come.
+TEST(Dissertation6_4_ReadIndex, RoundIsRecheckedWhenTheConfigurationShrinks) {
+  TestCluster c(2);
+  make_leader(c, 1);
+  c.isolate(2);
+  c.node(1).read_index("r");
+  c.process_readies();
+  EXPECT_TRUE(c.read_states(1).empty()) << "2 of 2 must acknowledge";
+  c.node(1).read_index("queued behind the round");
+  c.process_readies();
+  ASSERT_TRUE(c.propose_conf_change(1, remove_member(2)).ok());
+  c.process_readies();
+  ASSERT_EQ(c.read_states(1).size(), 2u);
+  EXPECT_TRUE(c.read_states(1)[0].ok);
+  EXPECT_TRUE(c.read_states(1)[1].ok);
+  c.node(1).read_index("after");
+  c.process_readies();
+  ASSERT_EQ(c.read_states(1).size(), 3u);
+  EXPECT_TRUE(c.read_states(1)[2].ok);
+}
+
 // §6.4 step 1: "if the leader has not yet marked an entry from its current term
 // committed, it waits until it has": its commit index may lag the previous
 // leader's. Here 1 committed "x" at 2 but 2 never learned it; 2, newly elected,
