@@ -52,6 +52,11 @@ struct NodeOptions {
   /// Protocol features (see the core's Options). Default: both on.
   bool pre_vote = true;      ///< a candidate first asks whether it could win (§9.6)
   bool check_quorum = true;  ///< a leader that hears from no quorum steps down
+  /// Lease reads (ReadConsistency::kLease) trust the leader's lease for the election
+  /// timeout minus this margin after a quorum acknowledged a heartbeat: room for
+  /// clocks that run at slightly different rates. Rounded up to ticks; must be below
+  /// the election timeout. Default: 20 ms.
+  std::chrono::milliseconds lease_drift_margin{20};
 
   /// Limits. Defaults: 1 MiB per append message, 256 in-flight appends per follower,
   /// 64 MiB uncommitted, 1 MiB per command, 10,000 queued proposals.

@@ -76,6 +76,9 @@ Status NodeImpl::start() {
     return error(ErrorCode::kInvalidArgument,
                  "timing: need 0 < tick_interval <= heartbeat_interval < election_timeout");
   }
+  if (options_.lease_drift_margin.count() < 0 || options_.lease_drift_margin >= options_.election_timeout) {
+    return error(ErrorCode::kInvalidArgument, "timing: need 0 <= lease_drift_margin < election_timeout");
+  }
 
   if (Status opened = open_default_stores(options_, log_store_, snapshot_store_); !opened.ok()) {
     return opened;
@@ -128,6 +131,9 @@ Status NodeImpl::start() {
   core_options.max_uncommitted_bytes = options_.max_uncommitted_bytes;
   core_options.pre_vote = options_.pre_vote;
   core_options.check_quorum = options_.check_quorum;
+  // Rounded up: a margin is only safe if it is at least as long as asked.
+  const std::int64_t tick_ms = std::max<std::int64_t>(1, options_.tick_interval.count());
+  core_options.lease_drift_margin_ticks = static_cast<int>((options_.lease_drift_margin.count() + tick_ms - 1) / tick_ms);
   try {
     core_ = std::make_unique<core::Raft>(core_options, *log_store_);
   } catch (const std::exception& e) {

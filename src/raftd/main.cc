@@ -44,6 +44,7 @@ struct Flags {
   std::uint32_t max_inflight_appends = 256;
   std::uint64_t max_append_bytes = 1 << 20;
   bool coalesce_appends = true;
+  int lease_drift_margin_ms = 20;
   bool quiet = false;
 };
 
@@ -178,6 +179,9 @@ int main(int argc, char** argv) {
   app.add_option("--coalesce-appends", flags.coalesce_appends,
                  "While an append to a follower is unanswered, hold back a partial one (off for WAN links)")
       ->capture_default_str();
+  app.add_option("--lease-drift-margin", flags.lease_drift_margin_ms,
+                 "Lease reads trust the leader for the election timeout minus this many ms (clock drift)")
+      ->capture_default_str()->check(CLI::Range(0, 600000));
   app.add_flag("--quiet", flags.quiet, "Log errors only");
   try {
     app.parse(argc, argv);
@@ -186,6 +190,7 @@ int main(int argc, char** argv) {
   }
   if (flags.heartbeat_ms >= flags.election_ms) die("--heartbeat-interval must be shorter than --election-timeout");
   if (flags.tick_ms > flags.heartbeat_ms) die("--tick must not exceed --heartbeat-interval");
+  if (flags.lease_drift_margin_ms >= flags.election_ms) die("--lease-drift-margin must be shorter than --election-timeout");
   if (!flags.join.empty() && !flags.initial_cluster.empty()) die("--join and --initial-cluster are exclusive");
   if (flags.id.empty()) die("--id must not be empty");
   const auto [client_host, client_port] = split_address(flags.listen_client, "--listen-client");
@@ -243,6 +248,7 @@ int main(int argc, char** argv) {
   options.max_inflight_appends = flags.max_inflight_appends;
   options.max_append_bytes = flags.max_append_bytes;
   options.coalesce_appends = flags.coalesce_appends;
+  options.lease_drift_margin = std::chrono::milliseconds(flags.lease_drift_margin_ms);
 
   // The transport is created here (not by the node) so /metrics can read its stats.
   std::shared_ptr<raft::Transport> transport;

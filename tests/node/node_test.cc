@@ -212,6 +212,26 @@ TEST(Node, ReadBarrierWaitsForASlowStateMachine) {
   }
 }
 
+TEST(Node, LeaseDriftMarginMustBeShorterThanTheElectionTimeout) {
+  for (const auto margin : {std::chrono::milliseconds(-1), std::chrono::milliseconds(50)}) {
+    NodeOptions o;
+    o.id = 1;
+    o.initial_cluster = {Peer{1, "", "", ""}};
+    o.tick_interval = 5ms;
+    o.heartbeat_interval = 10ms;
+    o.election_timeout = 50ms;
+    o.lease_drift_margin = margin;
+    o.log_store = std::make_shared<MemoryLogStore>();
+    o.snapshot_store = std::make_shared<MemorySnapshotStore>();
+    testing::LocalHub hub;
+    o.transport = std::make_shared<testing::LocalTransport>(hub, 1);
+    auto opened = Node::open(o, std::make_shared<KvMachine>(), NodeEvents{});
+    ASSERT_FALSE(opened.ok()) << margin.count();
+    EXPECT_EQ(opened.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(opened.error().message.find("lease_drift_margin"), std::string::npos) << opened.error().message;
+  }
+}
+
 TEST(Node, LeaderFailureElectsAnotherAndKeepsData) {
   LocalCluster cluster(3);
   const NodeId first = cluster.wait_for_leader();
