@@ -29,6 +29,26 @@ std::vector<Term> all_terms(const RaftLog& log) {
   return out;
 }
 
+// Entries first..last of term `term`, each with 100 bytes of data.
+std::vector<pb::Entry> entries_of_100_bytes(Index first, Index last, Term term) {
+  std::vector<pb::Entry> out;
+  for (Index i = first; i <= last; ++i) out.push_back(make_entry(i, term, std::string(100, 'd')));
+  return out;
+}
+
+// Entries 1..3 (term 1) durable in storage and 4..last (term 2) unstable in the log,
+// 100 bytes of data each: `entry_bytes` is the encoded size of one.
+struct StoredAndUnstable {
+  explicit StoredAndUnstable(Index last) : log(stored(storage)) { log.append(entries_of_100_bytes(4, last, 2)); }
+  static MemoryLogStorage& stored(MemoryLogStorage& s) {
+    s.append(entries_of_100_bytes(1, 3, 1));
+    return s;
+  }
+  MemoryLogStorage storage;
+  RaftLog log;
+  const std::uint64_t entry_bytes = entries_of_100_bytes(1, 1, 1)[0].ByteSizeLong();
+};
+
 // Hands out what is unpersisted, writes it to storage and reports it durable.
 void persist(RaftLog& log, MemoryLogStorage& storage) {
   const std::vector<pb::Entry> entries = log.take_unpersisted();
@@ -254,14 +274,9 @@ TEST(RaftLog, FindConflictByTerm) {
 // unstable_tail_fits() agrees with slice() wherever it answers true, without reading
 // storage: it answers false for a tail that starts there.
 TEST(RaftLog, UnstableTailFitsAgreesWithSlice) {
-  MemoryLogStorage storage;
-  std::vector<pb::Entry> stored, unstable;
-  for (Index i = 1; i <= 3; ++i) stored.push_back(make_entry(i, 1, std::string(100, 'a')));
-  for (Index i = 4; i <= 6; ++i) unstable.push_back(make_entry(i, 2, std::string(100, 'b')));
-  storage.append(stored);
-  RaftLog log(storage);
-  log.append(std::vector<pb::Entry>(unstable));
-  const std::uint64_t size = unstable[0].ByteSizeLong();
+  StoredAndUnstable split(6);
+  const RaftLog& log = split.log;
+  const std::uint64_t size = split.entry_bytes;
   EXPECT_TRUE(log.unstable_tail_fits(4, 3 * size));
   EXPECT_FALSE(log.unstable_tail_fits(4, 3 * size - 1));
   EXPECT_TRUE(log.unstable_tail_fits(5, 2 * size));
@@ -279,14 +294,10 @@ TEST(RaftLog, UnstableTailFitsAgreesWithSlice) {
 
 // slice() reads across the storage/unstable boundary and respects max_bytes.
 TEST(RaftLog, SliceAcrossBoundary) {
-  MemoryLogStorage storage;
-  std::vector<pb::Entry> stored, unstable;
-  for (Index i = 1; i <= 3; ++i) stored.push_back(make_entry(i, 1, std::string(100, 'a')));
-  for (Index i = 4; i <= 5; ++i) unstable.push_back(make_entry(i, 2, std::string(100, 'b')));
-  storage.append(stored);
-  RaftLog log(storage);
-  log.append(std::vector<pb::Entry>(unstable));
-  const std::uint64_t size = stored[0].ByteSizeLong();
+  StoredAndUnstable split(5);
+  RaftLog& log = split.log;
+  MemoryLogStorage& storage = split.storage;
+  const std::uint64_t size = split.entry_bytes;
   auto indexes = [](const std::optional<std::vector<pb::Entry>>& entries) {
     std::vector<Index> out;
     for (const pb::Entry& entry : *entries) out.push_back(entry.index());
