@@ -160,6 +160,10 @@ Status NodeImpl::start() {
     transport_peers_[peer.id] = peer.peer_address;
   }
 
+  // Composed before the loop thread starts: from then on only it touches the core
+  // and applied_.
+  const std::string started_line = "started: term " + std::to_string(core_->term()) + ", last index " +
+                                   std::to_string(core_->last_index()) + ", applied " + std::to_string(applied_);
   apply_ = std::make_unique<ApplyWorker>();
   started_ = true;
   next_tick_at_ = Clock::now() + options_.tick_interval;  // before the loop thread runs
@@ -173,8 +177,7 @@ Status NodeImpl::start() {
     auto guard = boost::asio::make_work_guard(io_);
     io_.run();
   });
-  log("started: term " + std::to_string(core_->term()) + ", last index " +
-      std::to_string(core_->last_index()) + ", applied " + std::to_string(applied_));
+  log(started_line);
   return Ok{};
 }
 
