@@ -641,7 +641,7 @@ void NodeImpl::apply_batch(const std::vector<pb::Entry>& entries,
   }
   const Index last = entries.back().index();
   published_applied_.store(last);
-  if (last >= wake_loop_at_applied_.load()) boost::asio::post(io_, [this, last] { on_applied(last); });
+  if (last >= wake_loop_at_applied_.load()) boost::asio::post(io_, [this] { catch_up_applied(); });
 }
 
 void NodeImpl::restore_latest_snapshot() {
@@ -656,16 +656,8 @@ void NodeImpl::restore_latest_snapshot() {
   if (!started_) {
     last_snapshot_index_ = index;  // start-up: the loop is not running yet
   } else {
-    boost::asio::post(io_, [this, index] {
-      applied_ = std::max(applied_, index);
-      on_applied(index);
-    });
+    boost::asio::post(io_, [this] { catch_up_applied(); });
   }
-}
-
-void NodeImpl::on_applied(Index index) {
-  applied_ = std::max(applied_, index);
-  catch_up_applied();
 }
 
 void NodeImpl::catch_up_applied() {
@@ -694,13 +686,8 @@ void NodeImpl::on_read_state(const core::ReadState& state) {
     for (auto& waiter : batch.waiters) waiter(error(ErrorCode::kNoLeader, "could not confirm a leader for the read"));
     return;
   }
-  applied_ = std::max(applied_, published_applied_.load());
-  if (applied_ >= state.index) {
-    for (auto& waiter : batch.waiters) waiter(applied_);
-    return;
-  }
   reads_awaiting_apply_.emplace(state.index, std::move(batch));
-  catch_up_applied();  // arms the apply thread's wake-up for this read
+  catch_up_applied();  // answers it if applied, else arms the apply thread's wake-up
 }
 
 void NodeImpl::flush_proposals() {

@@ -122,7 +122,8 @@ class NodeImpl final : public TransportHandler {
   void send(std::vector<pb::Message>&& messages);
   void send_snapshot(pb::Message&& request);
   void dispatch_committed(std::vector<pb::Entry>&& entries);
-  void on_applied(Index index);
+  // Loop: takes in what the apply thread published, answers the reads it satisfies,
+  // and arms the apply thread's wake-up for the first read still waiting.
   void catch_up_applied();
   void on_read_state(const core::ReadState& state);
   void flush_proposals();
