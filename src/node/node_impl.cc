@@ -573,6 +573,14 @@ void NodeImpl::send_snapshot(pb::Message&& request) {
 void NodeImpl::dispatch_committed(std::vector<pb::Entry>&& entries) {
   std::vector<std::function<void(Result<std::string>)>> callbacks(entries.size());
   std::uint64_t committed_commands = 0;
+  {
+    // Answers go out below and from the apply thread before this drain ends and
+    // publishes; whoever gets one may read status() at once and must see the entry
+    // committed.
+    std::lock_guard lock(status_mutex_);
+    status_.commit_index = std::max(status_.commit_index, entries.back().index());
+    status_.last_index = std::max(status_.last_index, entries.back().index());
+  }
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const pb::Entry& entry = entries[i];
     if (auto it = proposals_.find(entry.index()); it != proposals_.end()) {
@@ -626,6 +634,9 @@ void NodeImpl::apply_batch(const std::vector<pb::Entry>& entries,
     if (entry.type() == pb::ENTRY_NORMAL) {
       try {
         std::string result = state_machine_->apply(entry.index(), entry.data());
+        // Published before the answer: its caller may read status() at once.
+        sm_applied_ = entry.index();
+        published_applied_.store(sm_applied_);
         if (done) done(std::move(result));
       } catch (const std::exception& e) {
         // Replicas must never diverge: a state machine that cannot apply a committed

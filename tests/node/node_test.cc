@@ -161,6 +161,24 @@ TEST(Node, ThreeNodesCommitAndApplyEverywhere) {
   EXPECT_GE(cluster.node(leader).status().commit_index, 201u);
 }
 
+// Whoever holds an answer may read status() at once: it must already count the
+// answered entry as committed and applied, though the loop publishes its status only
+// after the drain that handed the entry to the apply thread.
+TEST(Node, StatusIsNeverBehindAnAnsweredProposal) {
+  LocalCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  Node& node = cluster.node(leader);
+  ASSERT_TRUE(node.propose("set warm up").get().ok());
+  const Index base = node.status().commit_index;
+  for (Index i = 1; i <= 300; ++i) {
+    ASSERT_TRUE(node.propose("set k v" + std::to_string(i)).get().ok());
+    const NodeStatus s = node.status();
+    ASSERT_GE(s.commit_index, base + i) << "after answer " << i;
+    ASSERT_GE(s.applied_index, base + i) << "after answer " << i;
+  }
+}
+
 TEST(Node, ProposeOnFollowerFailsWithLeaderHint) {
   LocalCluster cluster(3);
   const NodeId leader = cluster.wait_for_leader();
