@@ -10,6 +10,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "src/transport/address.h"
 #include "src/transport/codec.h"
@@ -54,7 +55,8 @@ class HttpTransport::Impl {
   explicit Impl(HttpTransportOptions options)
       : options_(std::move(options)),
         log_(options_.log),
-        io_(std::make_unique<net::io_context>()),
+        own_io_(options_.io_context != nullptr ? nullptr : std::make_unique<net::io_context>()),
+        io_(options_.io_context != nullptr ? options_.io_context : own_io_.get()),
         disk_(std::make_unique<net::thread_pool>(1)) {}
 
   ~Impl() {
@@ -62,7 +64,7 @@ class HttpTransport::Impl {
     // Whatever still refers to io objects goes before the io_context; coroutine
     // frames left behind by a forced stop are destroyed with it.
     server_.reset();
-    io_.reset();
+    own_io_.reset();
   }
 
   void start(TransportHandler* handler) {
@@ -103,6 +105,9 @@ class HttpTransport::Impl {
     server_ = std::move(server);
     port_ = server_->port();
     server_->start();
+    track_io_user(server_);
+    state_ = State::kRunning;
+    if (!own_io_) return;
 
     std::promise<void> finished;
     io_finished_ = finished.get_future();
@@ -111,7 +116,6 @@ class HttpTransport::Impl {
       run_io();
       finished.set_value();
     });
-    state_ = State::kRunning;
   }
 
   void set_peer(NodeId id, const std::string& address) {
@@ -126,6 +130,7 @@ class HttpTransport::Impl {
       auto client = std::make_shared<PeerClient>(*io_, id, address, options_.cluster_id,
                                                  client_options(), counters_, log_);
       client->start();
+      track_io_user(client);
       if (it != peers_.end()) {
         old = std::move(it->second);
         it->second = std::move(client);
@@ -248,21 +253,20 @@ class HttpTransport::Impl {
       peers.swap(peers_);
     }
     for (auto& [id, client] : peers) client->close();
+    peers.clear();
     if (was_running) {
-      net::post(*io_, [this] {
-        server_->close();
-        std::lock_guard lock(mutex_);
-        for (auto& [id, transfer] : transfers_) {
-          if (transfer.sender) transfer.sender->cancel();
+      if (own_io_) {
+        net::post(*io_, [this] { close_on_io(); });
+        // Every connection winds down on its own once closed; if one does not in time
+        // (a bug, or a disk stuck under a snapshot write) the loop is cut short.
+        if (io_finished_.wait_for(options_.stop_timeout) != std::future_status::ready) {
+          log_("stop: connections did not wind down in time; abandoning them");
+          io_->stop();
         }
-      });
-      // Every connection winds down on its own once closed; if one does not in time
-      // (a bug, or a disk stuck under a snapshot write) the loop is cut short.
-      if (io_finished_.wait_for(options_.stop_timeout) != std::future_status::ready) {
-        log_("stop: connections did not wind down in time; abandoning them");
-        io_->stop();
+        io_thread_.join();
+      } else {
+        wind_down_on_lent_io();
       }
-      io_thread_.join();
     }
     disk_->join();
     std::map<std::uint64_t, Transfer> transfers;
@@ -287,6 +291,54 @@ class HttpTransport::Impl {
     std::shared_ptr<SnapshotDone> done;
     std::shared_ptr<SnapshotSender> sender;  // null for one refused up front
   };
+
+  // On the io thread: no new connections, and every transfer ends.
+  void close_on_io() {
+    // Connections keep the server alive while they wind down; dropping this
+    // reference lets wound_down() see the last of them go.
+    std::shared_ptr<PeerServer> server;
+    {
+      std::lock_guard lock(mutex_);
+      server = std::move(server_);
+      for (auto& [id, transfer] : transfers_) {
+        if (transfer.sender) transfer.sender->cancel();
+      }
+    }
+    if (server) server->close();
+  }
+
+  // stop() on a lent io_context, which keeps running: close on its thread, then wait
+  // until every server, client and transfer is gone (each coroutine holds its owner
+  // alive), so no connection outlives stop() unless it overstays stop_timeout.
+  void wind_down_on_lent_io() {
+    if (io_->get_executor().running_in_this_thread()) {
+      close_on_io();  // misuse (see the options); waiting here would deadlock
+      return;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + options_.stop_timeout;
+    net::post(*io_, [this] { close_on_io(); });
+    while (!wound_down()) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        log_("stop: connections did not wind down in time; leaving them to the io_context");
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+  bool wound_down() {
+    std::lock_guard lock(mutex_);
+    if (server_ != nullptr || active_senders() > 0) return false;
+    for (const std::weak_ptr<void>& user : io_users_) {
+      if (!user.expired()) return false;
+    }
+    return true;
+  }
+
+  void track_io_user(std::weak_ptr<void> user) {  // REQUIRES: mutex_ held
+    std::erase_if(io_users_, [](const std::weak_ptr<void>& u) { return u.expired(); });
+    io_users_.push_back(std::move(user));
+  }
 
   void run_io() {
     for (;;) {
@@ -337,16 +389,18 @@ class HttpTransport::Impl {
   std::atomic<std::uint16_t> port_{0};
   LogThrottle send_log_throttle_;
 
-  std::unique_ptr<net::io_context> io_;
+  std::unique_ptr<net::io_context> own_io_;  // null on a lent one
+  net::io_context* const io_;
   std::unique_ptr<net::thread_pool> disk_;  // one thread: snapshot I/O
   std::unique_ptr<Receiver> receiver_;
-  std::shared_ptr<PeerServer> server_;  // io thread once started
   std::thread io_thread_;
   std::future<void> io_finished_;
 
   mutable std::mutex mutex_;  // guards what follows
   State state_ = State::kNew;
+  std::shared_ptr<PeerServer> server_;  // null until started and once closed
   std::map<NodeId, std::shared_ptr<PeerClient>> peers_;
+  std::vector<std::weak_ptr<void>> io_users_;  // servers and clients, for wound_down()
   std::map<std::uint64_t, Transfer> transfers_;
   std::uint64_t next_transfer_ = 0;
 };

@@ -15,7 +15,9 @@
 //
 // Threading. One io thread runs the listener, every connection (both directions)
 // and all timers, and calls TransportHandler::on_messages and the done callbacks of
-// send_snapshot. One disk thread does the snapshot I/O (reading the snapshot being
+// send_snapshot: the transport's own thread, or, with options.io_context, whichever
+// thread runs that context (a Node lends its event loop, so a message is stepped
+// where it was read, without waking another thread). One disk thread does the snapshot I/O (reading the snapshot being
 // sent; on_snapshot_begin, the writer's write/commit and on_snapshot_received for
 // one being received), so a slow disk never delays heartbeats. Public methods are
 // thread-safe; send() only encodes on the caller's thread and takes short locks.
@@ -29,6 +31,10 @@
 
 #include "raft/transport.h"
 #include "src/transport/log.h"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace raft::transport {
 
@@ -91,6 +97,13 @@ struct HttpTransportOptions {
   // Where log lines go (a peer of another cluster, an unreachable peer, a rejected
   // snapshot...). Default: stderr.
   LogFunction log;
+
+  // Runs the connections and timers on this context instead of a thread of the
+  // transport's own. Not owned. REQUIRES: it outlives the transport's io objects:
+  // it runs until stop() returns, stop() is not called from its thread, and it is
+  // destroyed before the transport (connections stop() had to abandon still live in
+  // it). Default: null (own thread).
+  boost::asio::io_context* io_context = nullptr;
 };
 
 // Empty if `options` are usable, else what is wrong with them.

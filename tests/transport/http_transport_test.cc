@@ -10,8 +10,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <map>
+#include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "src/transport/codec.h"
@@ -187,27 +191,42 @@ TEST(HttpTransport, BatchesStreamWithoutWaitingForAnswers) {
             10u);
 }
 
+// A peer that accepts nothing and reads nothing: connections complete in the
+// backlog, unaccepted, and a write stalls once the socket buffers are full.
+class DeafPeer {
+ public:
+  DeafPeer() {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(fd_, 8) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("cannot listen on loopback");
+    }
+    address_ = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  }
+  ~DeafPeer() { ::close(fd_); }
+  const std::string& address() const { return address_; }
+
+ private:
+  int fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  std::string address_;
+};
+
 TEST(HttpTransport, StalledPeerBreaksTheConnection) {
-  // A peer that accepts nothing and reads nothing: once the socket buffers are full
-  // the write makes no progress, and the watchdog breaks the connection.
-  const int deaf = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(::bind(deaf, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(::listen(deaf, 8), 0);  // connections complete in the backlog, unaccepted
-  ASSERT_EQ(::getsockname(deaf, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  // Once the socket buffers are full the write makes no progress, and the watchdog
+  // breaks the connection.
+  DeafPeer deaf;
   HttpTransportOptions o = options();
   o.write_timeout = 200ms;
   Node a(o);
-  a.transport->set_peer(2, "127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
+  a.transport->set_peer(2, deaf.address());
   std::vector<pb::Message> big;
   for (Term t = 1; t <= 40; ++t) big.push_back(testing::append(1, 2, t, 1 << 20));
   a.transport->send(std::move(big));
   EXPECT_TRUE(eventually([&] { return a.log.contains("no progress"); }, 5s));
   EXPECT_GT(a.stats().messages_dropped, 0u);
-  ::close(deaf);
 }
 
 TEST(HttpTransport, PeerDownThenUpReconnects) {
@@ -462,7 +481,12 @@ TEST(HttpTransport, BadOptionsAndTakenPortsThrow) {
 // Counts handler calls and fails the test if one comes after `closed`.
 class StrictHandler final : public TransportHandler {
  public:
-  void on_messages(std::vector<pb::Message>&&) override { record(); }
+  void on_messages(std::vector<pb::Message>&&) override {
+    if (messages_thread != std::thread::id() && std::this_thread::get_id() != messages_thread) {
+      ++wrong_thread_calls;
+    }
+    record();
+  }
   std::unique_ptr<SnapshotWriter> on_snapshot_begin(const pb::Message& request) override {
     record();
     return store.create(request.snapshot_request().metadata());
@@ -477,6 +501,8 @@ class StrictHandler final : public TransportHandler {
   std::atomic<int> calls{0};
   std::atomic<int> late_calls{0};
   std::atomic<bool> closed{false};
+  std::thread::id messages_thread;  // set before start(): where on_messages must run
+  std::atomic<int> wrong_thread_calls{0};
 };
 
 TEST(HttpTransport, StopIsPromptAndNothingRunsAfterIt) {
@@ -530,6 +556,64 @@ TEST(HttpTransport, StopIsPromptAndNothingRunsAfterIt) {
   EXPECT_EQ(done.wait(), std::optional<bool>(false));
   sending = false;
   sender.join();
+}
+
+// A Node lends its event loop: the transport must run every connection and handler
+// call there, and stop() must wind them all down while the loop keeps running.
+TEST(HttpTransport, RunsOnALentIoContextAndStopsWhileItRuns) {
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread loop([&] { io.run(); });
+
+  HttpTransportOptions lent = options();
+  lent.io_context = &io;
+  StrictHandler handler;
+  handler.messages_thread = loop.get_id();
+  auto a = std::make_unique<HttpTransport>(lent);
+  a->start(&handler);
+  Node b;
+  a->set_peer(2, b.address());
+  b.transport->set_peer(1, "127.0.0.1:" + std::to_string(a->port()));
+
+  // Both directions, and a snapshot that is still streaming when a stops.
+  a->send({heartbeat(1, 2, 1)});
+  ASSERT_TRUE(b.collector.wait_for_messages(1));
+  std::atomic<bool> sending{true};
+  std::thread sender([&] {
+    for (Term t = 1; sending; ++t) {
+      b.transport->send({heartbeat(2, 1, t)});
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return handler.calls >= 3; }));
+  DeafPeer deaf;  // the snapshot stalls there, so it is in flight at stop()
+  a->set_peer(3, deaf.address());
+  const std::string data = pattern(16 << 20);
+  const pb::SnapshotMetadata metadata = metadata_for(50, 2, data);
+  DoneProbe done;
+  a->send_snapshot(testing::snapshot_request(1, 3, metadata),
+                   std::make_unique<testing::StringSnapshotReader>(metadata, data), done.callback());
+  std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(done.wait(0ms), std::nullopt) << "the transfer should still be stalled";
+
+  const auto start = std::chrono::steady_clock::now();
+  a->stop();
+  handler.closed = true;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_EQ(done.wait(0ms), std::optional<bool>(false)) << "a stopped transfer reports at once";
+  std::this_thread::sleep_for(100ms);  // b keeps sending to the closed port
+  EXPECT_EQ(handler.late_calls, 0);
+  EXPECT_EQ(handler.wrong_thread_calls, 0) << "on_messages ran off the lent context's thread";
+  // Nothing of a's is left on the loop: destroying it while the loop runs is safe
+  // (under asan, a connection left behind would touch freed memory).
+  a.reset();
+  std::this_thread::sleep_for(50ms);
+
+  sending = false;
+  sender.join();
+  work.reset();
+  io.stop();
+  loop.join();
 }
 
 TEST(HttpTransport, StopWithoutStartAndDestroyWithPeers) {
