@@ -149,6 +149,8 @@ class Node {
 
   /// The node's state now (a copy; cheap enough to poll).
   NodeStatus status() const;
+  /// Its transport's counters (messages and bytes sent, dropped, refused...).
+  TransportStats transport_stats() const;
   /// This node's id.
   NodeId id() const;
 

@@ -33,7 +33,8 @@ Status open_default_stores(const NodeOptions& options, std::shared_ptr<LogStore>
   return Ok{};
 }
 
-Status open_default_transport(const NodeOptions& options, std::shared_ptr<Transport>& transport) {
+Status open_default_transport(const NodeOptions& options, std::shared_ptr<Transport>& transport,
+                              boost::asio::io_context* io) {
   transport = options.transport;
   if (transport) return Ok{};
   std::string address = options.listen_address;
@@ -48,6 +49,7 @@ Status open_default_transport(const NodeOptions& options, std::shared_ptr<Transp
   transport::HttpTransportOptions http;
   http.listen_address = address;
   http.cluster_id = options.cluster_id;
+  http.io_context = io;
   transport = std::make_shared<transport::HttpTransport>(http);
   return Ok{};
 }

@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include <boost/asio/io_context.hpp>
+
 #include "raft/options.h"
 #include "raft/result.h"
 
@@ -14,7 +16,10 @@ namespace raft {
 Status open_default_stores(const NodeOptions& options, std::shared_ptr<LogStore>& log_store,
                            std::shared_ptr<SnapshotStore>& snapshot_store);
 
-// Fills `transport` with the HTTP transport listening on the options' address.
-Status open_default_transport(const NodeOptions& options, std::shared_ptr<Transport>& transport);
+// Fills `transport` with the options' own, or the HTTP transport listening on the
+// options' address; with `io`, that transport runs on `io` instead of its own thread
+// (see HttpTransportOptions::io_context for what that asks of the caller).
+Status open_default_transport(const NodeOptions& options, std::shared_ptr<Transport>& transport,
+                              boost::asio::io_context* io = nullptr);
 
 }  // namespace raft

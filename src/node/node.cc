@@ -166,6 +166,7 @@ std::future<Result<Index>> Node::snapshot() {
 }
 
 NodeStatus Node::status() const { return impl_->status(); }
+TransportStats Node::transport_stats() const { return impl_->transport_stats(); }
 NodeId Node::id() const { return impl_->id(); }
 void Node::stop() { impl_->stop(); }
 

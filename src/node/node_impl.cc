@@ -1,5 +1,6 @@
 #include "src/node/node_impl.h"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <random>
 #include <sstream>
@@ -147,7 +148,9 @@ Status NodeImpl::start() {
 
   if (!transport_) transport_ = options_.transport;
   if (!transport_) {
-    if (Status s = open_default_transport(options_, transport_); !s.ok()) return s;
+    // The HTTP transport runs on the loop: a message is stepped on the thread that
+    // read it, and what the loop sends is written without waking another thread.
+    if (Status s = open_default_transport(options_, transport_, &io_); !s.ok()) return s;
   }
   try {
     transport_->start(this);
@@ -374,7 +377,8 @@ NodeStatus NodeImpl::status() const {
 // TransportHandler (transport threads)
 
 void NodeImpl::on_messages(std::vector<pb::Message>&& messages) {
-  boost::asio::post(io_, [this, messages = std::move(messages)] {
+  // Inline when the transport runs on the loop (the default one does).
+  boost::asio::dispatch(io_, [this, messages = std::move(messages)] {
     if (!storage_failure_.empty()) return;
     catch_up_ticks();  // time first: a stalled loop must not answer as if no time passed
     for (const pb::Message& m : messages) core_->step(m);

@@ -6,9 +6,10 @@
 // that promise durability wait for their write), committed entries go to the apply
 // thread, and the loop never blocks on the disk or on the state machine.
 //
-// Threads: the loop thread (everything in the "loop only" section), the apply thread
-// (ApplyWorker: the StateMachine), the log store's and the transport's own threads.
-// Public entry points only queue work and post to the loop.
+// Threads: the loop thread (everything in the "loop only" section, and the
+// connections of the default HTTP transport, which runs on io_), the apply thread
+// (ApplyWorker: the StateMachine), the log store's threads, and those of a transport
+// given in the options. Public entry points only queue work and post to the loop.
 #pragma once
 
 #include <atomic>
@@ -57,8 +58,9 @@ class NodeImpl final : public TransportHandler {
   void snapshot(std::function<void(Result<Index>)> done);
   NodeStatus status() const;
   NodeId id() const { return options_.id; }
+  TransportStats transport_stats() const { return transport_ ? transport_->stats() : TransportStats{}; }
 
-  // TransportHandler (transport threads).
+  // TransportHandler (the loop thread for the default transport; any thread otherwise).
   void on_messages(std::vector<pb::Message>&& messages) override;
   std::unique_ptr<SnapshotWriter> on_snapshot_begin(const pb::Message& request) override;
   void on_snapshot_received(pb::Message&& request) override;
@@ -152,6 +154,8 @@ class NodeImpl final : public TransportHandler {
   NodeEvents events_;
   std::shared_ptr<LogStore> log_store_;
   std::shared_ptr<SnapshotStore> snapshot_store_;
+  // Declared before io_, so destroyed after it: the default transport runs on io_,
+  // and connections its stop() abandoned must go with io_, before the transport.
   std::shared_ptr<Transport> transport_;
 
   boost::asio::io_context io_;

@@ -20,7 +20,6 @@
 #include "src/raftd/events.h"
 #include "src/raftd/kv_store.h"
 #include "src/raftd/names.h"
-#include "src/node/default_stores.h"
 
 namespace {
 
@@ -250,11 +249,6 @@ int main(int argc, char** argv) {
   options.coalesce_appends = flags.coalesce_appends;
   options.lease_drift_margin = std::chrono::milliseconds(flags.lease_drift_margin_ms);
 
-  // The transport is created here (not by the node) so /metrics can read its stats.
-  std::shared_ptr<raft::Transport> transport;
-  if (raft::Status s = raft::open_default_transport(options, transport); !s.ok()) die(s.error().message);
-  options.transport = transport;
-
   auto kv = std::make_shared<raftd::KvStore>();
   raft::NodeEvents node_events;
   // Names for log lines: the nodes known at start (initial cluster or join answer),
@@ -288,7 +282,7 @@ int main(int argc, char** argv) {
   api_options.max_value_bytes = flags.max_value_bytes;
   api_options.request_timeout = std::chrono::milliseconds(flags.request_timeout_ms);
   raftd::Metrics metrics;
-  raftd::Api api(io, *node, *kv, client, metrics, events, api_options, [transport] { return transport->stats(); });
+  raftd::Api api(io, *node, *kv, client, metrics, events, api_options, [&node] { return node->transport_stats(); });
 
   raft::http::ServerOptions server_options;
   server_options.host = client_host;
