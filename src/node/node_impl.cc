@@ -194,6 +194,11 @@ void NodeImpl::stop() {
   std::promise<void> loop_done;
   boost::asio::post(io_, [this, &loop_done] {
     tick_timer_.cancel();
+    if (deferred_hard_state_ && storage_failure_.empty()) {
+      LogWrite last;  // close() below syncs it
+      last.hard_state = std::move(deferred_hard_state_);
+      log_store_->submit(std::move(last), [](const Status&) {});
+    }
     fail_everything(ErrorCode::kShuttingDown, "node is shutting down");
     loop_done.set_value();
   });
@@ -467,6 +472,14 @@ void NodeImpl::handle_ready(core::Ready&& ready) {
   PendingPersist pending;
   pending.mark = ready.persist_mark;
   pending.persisted_messages = std::move(ready.persisted_messages);
+  // A hard state that only moves the commit index needs no sync (the core stores at
+  // most the persisted index, and a restarted node relearns the rest from the leader),
+  // and a write of its own would cost a log-writer wake-up and a loop wake-up on every
+  // commit: it rides along with the next write instead, or is written at stop.
+  if (ready.hard_state && !ready.must_sync) {
+    deferred_hard_state_ = std::move(ready.hard_state);
+    ready.hard_state.reset();
+  }
   const bool write = ready.snapshot.has_value() || !ready.entries.empty() || ready.hard_state.has_value();
   if (ready.snapshot) {
     // Restore the state machine before any entry after the snapshot is applied: the
@@ -502,6 +515,8 @@ void NodeImpl::handle_ready(core::Ready&& ready) {
     log_write.snapshot = std::move(ready.snapshot);
     log_write.entries = std::move(ready.entries);
     log_write.hard_state = std::move(ready.hard_state);
+    if (!log_write.hard_state) log_write.hard_state = std::move(deferred_hard_state_);
+    deferred_hard_state_.reset();  // written, or superseded by a newer one
     log_write.sync = ready.must_sync;
     log_store_->submit(std::move(log_write), [this, write_id](const Status& status) {
       boost::asio::post(io_, [this, write_id, status] { on_write_done(write_id, status); });

@@ -170,6 +170,7 @@ class NodeImpl final : public TransportHandler {
   core::SoftState soft_state_;
   std::deque<PendingPersist> persisting_;
   std::uint64_t next_write_id_ = 1;
+  std::optional<pb::HardState> deferred_hard_state_;  // commit-only, not yet written
   std::map<Index, PendingProposal> proposals_;       // by log index
   std::map<Index, PendingConfChange> conf_changes_;  // by log index
   std::map<std::string, ReadBatch> read_batches_;    // by read context

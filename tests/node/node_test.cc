@@ -331,6 +331,26 @@ TEST(Node, ExplicitSnapshotCompactsTheLog) {
   EXPECT_EQ(cluster.nodes()[1].log->first_index(), snap.value() - 5 + 1);
 }
 
+// A hard state that only moves the commit index is not written on its own (it needs
+// no sync, and a write per commit costs two thread wake-ups); it rides along with the
+// next write, and a clean stop writes the last one.
+TEST(Node, CommitOnlyChangesWaitForTheNextWriteOrTheStop) {
+  LocalCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  const auto expected = write_keys(cluster.node(leader), 0, 50);
+  ASSERT_TRUE(cluster.converge(expected));
+  auto& nodes = cluster.nodes();
+  const Index last = nodes[leader].log->last_index();
+  EXPECT_EQ(cluster.node(leader).status().commit_index, last);
+  EXPECT_LT(nodes[leader].log->hard_state().commit(), last) << "the last commit was written on its own";
+  for (auto& [id, n] : nodes) n.node->stop();
+  for (auto& [id, n] : nodes) {
+    EXPECT_EQ(n.log->last_index(), last) << "node " << id;
+    EXPECT_EQ(n.log->hard_state().commit(), last) << "node " << id << ": stop() must write the last commit";
+  }
+}
+
 TEST(Node, OversizedCommandIsRefused) {
   LocalCluster cluster(1);
   ASSERT_EQ(cluster.wait_for_leader(), 1u);
