@@ -106,8 +106,10 @@ class HttpTransport::Impl {
     port_ = server_->port();
     server_->start();
     track_io_user(server_);
-    state_ = State::kRunning;
-    if (!own_io_) return;
+    if (!own_io_) {
+      state_ = State::kRunning;
+      return;
+    }
 
     std::promise<void> finished;
     io_finished_ = finished.get_future();
@@ -116,6 +118,7 @@ class HttpTransport::Impl {
       run_io();
       finished.set_value();
     });
+    state_ = State::kRunning;
   }
 
   void set_peer(NodeId id, const std::string& address) {
