@@ -152,12 +152,19 @@ std::map<std::string, std::string> write_keys(Node& leader, int from, int to) {
   return expected;
 }
 
+// Writes keys [0, count) through the leader and waits until every node applied them;
+// the leader, or 0 when none was elected or the nodes did not converge.
+NodeId replicate_keys(LocalCluster& cluster, int count) {
+  const NodeId leader = cluster.wait_for_leader();
+  if (leader == 0) return 0;
+  const auto expected = write_keys(cluster.node(leader), 0, count);
+  return cluster.converge(expected) ? leader : 0;
+}
+
 TEST(Node, ThreeNodesCommitAndApplyEverywhere) {
   LocalCluster cluster(3);
-  const NodeId leader = cluster.wait_for_leader();
+  const NodeId leader = replicate_keys(cluster, 200);
   ASSERT_NE(leader, 0u);
-  const auto expected = write_keys(cluster.node(leader), 0, 200);
-  EXPECT_TRUE(cluster.converge(expected));
   EXPECT_GE(cluster.node(leader).status().commit_index, 201u);
 }
 
@@ -336,10 +343,8 @@ TEST(Node, ExplicitSnapshotCompactsTheLog) {
 // next write, and a clean stop writes the last one.
 TEST(Node, CommitOnlyChangesWaitForTheNextWriteOrTheStop) {
   LocalCluster cluster(3);
-  const NodeId leader = cluster.wait_for_leader();
+  const NodeId leader = replicate_keys(cluster, 50);
   ASSERT_NE(leader, 0u);
-  const auto expected = write_keys(cluster.node(leader), 0, 50);
-  ASSERT_TRUE(cluster.converge(expected));
   auto& nodes = cluster.nodes();
   const Index last = nodes[leader].log->last_index();
   EXPECT_EQ(cluster.node(leader).status().commit_index, last);
