@@ -650,13 +650,10 @@ void NodeImpl::apply_batch(const std::vector<pb::Entry>& entries,
       if (done) done(error(ErrorCode::kTimeout, "outcome unknown: covered by a snapshot"));
       continue;
     }
+    std::string result;
     if (entry.type() == pb::ENTRY_NORMAL) {
       try {
-        std::string result = state_machine_->apply(entry.index(), entry.data());
-        // Published before the answer: its caller may read status() at once.
-        sm_applied_ = entry.index();
-        published_applied_.store(sm_applied_);
-        if (done) done(std::move(result));
+        result = state_machine_->apply(entry.index(), entry.data());
       } catch (const std::exception& e) {
         // Replicas must never diverge: a state machine that cannot apply a committed
         // command stops this node from applying anything further.
@@ -667,7 +664,10 @@ void NodeImpl::apply_batch(const std::vector<pb::Entry>& entries,
         continue;
       }
     }
+    // Published before the answer: its caller may read status() at once.
     sm_applied_ = entry.index();
+    published_applied_.store(sm_applied_);
+    if (done) done(std::move(result));
   }
   const Index last = entries.back().index();
   published_applied_.store(last);
