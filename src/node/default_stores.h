@@ -4,10 +4,12 @@
 
 #include <memory>
 
-#include <boost/asio/io_context.hpp>
-
 #include "raft/options.h"
 #include "raft/result.h"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace raft {
 
