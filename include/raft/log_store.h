@@ -37,6 +37,14 @@ class LogStore : public LogStorage {
   /// visible through the LogStorage methods, or with an error after which the store
   /// accepts no more writes. `done` may run on a storage thread or inline.
   virtual void submit(LogWrite write, std::function<void(const Status&)> done) = 0;
+  /// Optional: performs the write on the calling thread, when the store can do so
+  /// at once (nothing else queued or being written), calling `done` before it
+  /// returns true. Returns false, leaving both arguments untouched, otherwise.
+  virtual bool try_write_here(LogWrite& write, std::function<void(const Status&)>& done) {
+    (void)write;
+    (void)done;
+    return false;
+  }
 
   /// Drops the entries up to and including snapshot.index(), which a durable snapshot
   /// now covers. Crash-safe; may run in the background.

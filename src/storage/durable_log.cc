@@ -241,8 +241,9 @@ void DurableLog::writer_loop() {
     std::vector<Op> ops;
     {
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      queue_cv_.wait(lock, [this] { return (!queue_.empty() || closing_) && !writing_; });
       if (queue_.empty()) break;  // closing, and everything done
+      writing_ = true;
       std::uint64_t bytes = 0;
       while (!queue_.empty() && (ops.empty() || bytes + queue_.front().bytes <= options_.max_batch_bytes)) {
         bytes += queue_.front().bytes;
@@ -251,6 +252,7 @@ void DurableLog::writer_loop() {
       }
     }
     process(ops);
+    release_writer();
   }
   // Whatever was written without a sync request becomes durable at close.
   if (open_file_ && unsynced_ && status().ok()) {
@@ -268,7 +270,10 @@ void DurableLog::writer_loop() {
 Status DurableLog::sync_open_segment() {
   const auto start = std::chrono::steady_clock::now();
   Status status = open_file_->sync_data();
-  if (status.ok()) sync_latency_.record(std::chrono::steady_clock::now() - start);
+  const auto took = std::chrono::steady_clock::now() - start;
+  last_sync_micros_.store(std::chrono::duration_cast<std::chrono::microseconds>(took).count(),
+                          std::memory_order_relaxed);
+  if (status.ok()) sync_latency_.record(took);
   return status;
 }
 
@@ -525,10 +530,55 @@ void DurableLog::cache_append(pb::Entry entry) {
 // ---------------------------------------------------------------------------
 // Submitting
 
+namespace {
+std::uint64_t batch_estimate(const LogWrite& write) {
+  std::uint64_t bytes = 0;
+  for (const pb::Entry& entry : write.entries) bytes += entry.data().size() + 32;
+  return bytes;
+}
+}  // namespace
+
+bool DurableLog::try_write_here(LogWrite& write, std::function<void(const Status&)>& done) {
+  const std::int64_t max_sync = options_.caller_write_max_sync.count();
+  if (max_sync == 0 || last_sync_micros_.load(std::memory_order_relaxed) > max_sync) return false;
+  if (!claim_idle_writer()) return false;
+  std::vector<Op> ops(1);
+  ops[0].kind = Op::Kind::kWrite;
+  ops[0].bytes = batch_estimate(write);
+  ops[0].write = std::move(write);
+  ops[0].done = status_callback(std::move(done));
+  process(ops);  // one callback, nothing pending: complete() calls it here
+  release_writer();
+  return true;
+}
+
+bool DurableLog::claim_idle_writer() {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (closing_ || writing_ || !queue_.empty()) return false;
+    writing_ = true;
+  }
+  // Callbacks of earlier batches still waiting for the completion thread would be
+  // overtaken by this write's, called here. Only the holder of writing_ adds to them.
+  bool callbacks_pending = false;
+  {
+    std::lock_guard lock(completion_mu_);
+    callbacks_pending = !completions_.empty() || completer_busy_;
+  }
+  if (callbacks_pending) release_writer();
+  return !callbacks_pending;
+}
+
+void DurableLog::release_writer() {
+  std::lock_guard lock(queue_mu_);
+  writing_ = false;
+  if (!queue_.empty() || closing_) queue_cv_.notify_one();
+}
+
 void DurableLog::write_async(LogWrite write, WriteCallback done) {
   Op op;
   op.kind = Op::Kind::kWrite;
-  for (const pb::Entry& entry : write.entries) op.bytes += entry.data().size() + 32;
+  op.bytes = batch_estimate(write);
   op.write = std::move(write);
   op.done = std::move(done);
   {
@@ -542,15 +592,19 @@ void DurableLog::write_async(LogWrite write, WriteCallback done) {
   if (op.done) op.done(make_error(ErrorCode::kShuttingDown, "log closed: " + options_.dir));
 }
 
-void DurableLog::submit(LogWrite write, std::function<void(const Status&)> done) {
-  write_async(std::move(write), [done = std::move(done)](const Result<Index>& result) {
+DurableLog::WriteCallback DurableLog::status_callback(std::function<void(const Status&)> done) {
+  return [done = std::move(done)](const Result<Index>& result) {
     if (!done) return;
     if (result.ok()) {
       done(Ok{});
     } else {
       done(result.error());
     }
-  });
+  };
+}
+
+void DurableLog::submit(LogWrite write, std::function<void(const Status&)> done) {
+  write_async(std::move(write), status_callback(std::move(done)));
 }
 
 void DurableLog::compact(const pb::SnapshotMetadata& snapshot) {

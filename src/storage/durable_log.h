@@ -14,7 +14,9 @@
 // (a Node's one per Ready) right there, many through a completion thread that calls
 // them in submission order while the writer already writes the next batch (waking
 // hundreds of waiting callers takes as long as a fast fdatasync). The caller's
-// thread never touches the disk.
+// thread touches the disk only through try_write_here(): the same write done on the
+// caller's thread when the log is idle, for a caller that would only wait for it
+// (a follower's event loop, whose acknowledgement waits for the write).
 //
 // Read side (raft::LogStorage): served from an in-memory index of every live
 // entry's location (term, segment, offset, size) and a cache of the newest entries
@@ -34,6 +36,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -69,6 +72,11 @@ struct DurableLogOptions {
   // Upper bound on the bytes one group commit encodes (more waits for the next).
   // Default: 16 MiB.
   std::uint64_t max_batch_bytes = 16ull << 20;
+  // try_write_here() declines while the latest fdatasync took longer than this, so a
+  // slow or stalling disk holds the caller's thread for at most the one write that
+  // met the stall; the writer thread takes the writes until a sync is fast again.
+  // Zero: never write on the caller's thread. Default: 2 ms.
+  std::chrono::microseconds caller_write_max_sync{2000};
 };
 
 // What recovery found and did, for logs and the dump tool.
@@ -118,6 +126,12 @@ class DurableLog final : public LogStore {
   void write_async(LogWrite write, WriteCallback done);
   // raft::LogStore form of the same.
   void submit(LogWrite write, std::function<void(const Status&)> done) override;
+  // The same write, encoded, written and synced on the calling thread, with `done`
+  // called there before it returns true: two thread hand-offs fewer than submit(),
+  // for a caller with nothing else to do until the write is durable. Declines
+  // (false, arguments untouched) unless the log is idle (nothing queued or being
+  // written, not closing) and the latest sync was fast (caller_write_max_sync).
+  bool try_write_here(LogWrite& write, std::function<void(const Status&)>& done) override;
   // Drops entries up to and including snapshot.index() (a durable snapshot covers
   // them): a compaction record is synced, then the closed segments wholly below the
   // point are removed. Ignored unless base < snapshot.index() <= last index when it
@@ -154,6 +168,12 @@ class DurableLog final : public LogStore {
   explicit DurableLog(DurableLogOptions options);
   Status recover();
   void writer_loop();
+  static WriteCallback status_callback(std::function<void(const Status&)> done);
+  // try_write_here(): takes writing_ if nothing is queued, being written or waiting
+  // to be completed.
+  bool claim_idle_writer();
+  // Clears writing_ and wakes the writer thread if work queued meanwhile.
+  void release_writer();
   void completer_loop();
   struct Completion {
     WriteCallback done;
@@ -195,7 +215,8 @@ class DurableLog final : public LogStore {
   mutable std::atomic<std::uint64_t> disk_reads_{0};
   LatencyHistogram sync_latency_;
 
-  // --- the writer thread's own state (only that thread, or open() before it starts)
+  // --- the writer's own state (only the holder of writing_, or open() before the
+  // writer thread starts)
   std::unique_ptr<WritableFile> open_file_;
   std::uint64_t open_seq_ = 0;
   std::uint64_t open_bytes_ = 0;          // where the next record goes
@@ -209,6 +230,10 @@ class DurableLog final : public LogStore {
   std::condition_variable queue_cv_;
   std::deque<Op> queue_;
   bool closing_ = false;
+  // A batch is being processed, by the writer thread or by try_write_here() on its
+  // caller's thread: whoever set it owns the writer's state above until it clears it.
+  bool writing_ = false;
+  std::atomic<std::int64_t> last_sync_micros_{0};
   std::thread writer_;
 
   // --- the queue between the writer thread and the completion thread

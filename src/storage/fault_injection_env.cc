@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <thread>
 
 namespace raft::storage {
 
@@ -17,6 +18,7 @@ struct FaultInjectionEnv::State {
   std::set<std::string> dirs;
   bool fail_syncs = false;
   bool fail_writes = false;
+  std::chrono::microseconds sync_delay{0};
   std::uint64_t capacity_bytes = 0;
   std::uint64_t syncs = 0;
   std::uint64_t ops = 0;
@@ -140,6 +142,12 @@ class MemWritableFile final : public WritableFile {
 
  private:
   Status do_sync(const char* op) {
+    std::chrono::microseconds delay{0};
+    {
+      std::lock_guard lock(state_->mu);
+      delay = state_->sync_delay;
+    }
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);  // outside mu: reads go on
     std::lock_guard lock(state_->mu);
     if (state_->fail_syncs || !state_->step()) return io_error(op, path_, EIO);
     ++state_->syncs;
@@ -304,6 +312,10 @@ void FaultInjectionEnv::set_fail_syncs(bool fail) {
 void FaultInjectionEnv::set_fail_writes(bool fail) {
   std::lock_guard lock(state_->mu);
   state_->fail_writes = fail;
+}
+void FaultInjectionEnv::set_sync_delay(std::chrono::microseconds delay) {
+  std::lock_guard lock(state_->mu);
+  state_->sync_delay = delay;
 }
 void FaultInjectionEnv::set_capacity_bytes(std::uint64_t capacity_bytes) {
   std::lock_guard lock(state_->mu);

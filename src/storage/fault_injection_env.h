@@ -16,6 +16,7 @@
 // Thread-safe (one mutex): the log writes on its own thread while tests read.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,8 @@ class FaultInjectionEnv final : public Env {
   // --- faults
   void set_fail_syncs(bool fail);   // sync_data/sync/sync_dir fail with EIO
   void set_fail_writes(bool fail);  // append/write_at/allocate fail with EIO
+  // Every sync_data/sync takes at least this long (a slow or stalling disk).
+  void set_sync_delay(std::chrono::microseconds delay);
   // Total bytes all files may hold; writes past it fail with ENOSPC. 0: unlimited.
   void set_capacity_bytes(std::uint64_t capacity_bytes);
   // The process "dies" after `ops` more mutating calls (write, truncate, allocate,

@@ -2,6 +2,8 @@
 // I/O failures, mostly on the fault-injecting in-memory Env.
 #include <atomic>
 #include <future>
+#include <optional>
+#include <random>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -477,6 +479,175 @@ TEST_F(DurableLogTest, LogStoreSubmitReportsStatus) {
   store.submit(append_write(make_entries(1, 2, 1)), [&](const Status& s) { done.set_value(s); });
   EXPECT_TRUE(done.get_future().get().ok());
   EXPECT_EQ(store.last_index(), 2u);
+}
+
+// try_write_here(): the write runs on the caller's thread when the log is idle.
+struct WrittenHere {
+  std::optional<Status> status;
+  std::thread::id thread;
+  std::function<void(const Status&)> callback() {
+    return [this](const Status& s) {
+      status = s;
+      thread = std::this_thread::get_id();
+    };
+  }
+};
+
+// try_write_here() until the log takes the write: a write() or flush() returns once
+// its callback ran, which may be a moment before the writer thread lets go.
+bool write_here_once_idle(DurableLog& log, LogWrite& write, std::function<void(const Status&)>& done) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!log.try_write_here(write, done)) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+TEST_F(DurableLogTest, WriteHereRunsOnTheCallersThreadAndIsDurable) {
+  auto log = open();
+  const std::uint64_t syncs_before = env_->sync_count();
+  LogWrite write = append_write(make_entries(1, 3, 2));
+  write.hard_state = make_hard_state(2, 1, 0);
+  WrittenHere here;
+  std::function<void(const Status&)> done = here.callback();
+  ASSERT_TRUE(log->try_write_here(write, done));
+  ASSERT_TRUE(here.status.has_value()) << "done is called before try_write_here returns";
+  EXPECT_TRUE(here.status->ok());
+  EXPECT_EQ(here.thread, std::this_thread::get_id());
+  EXPECT_EQ(log->last_index(), 3u);
+  EXPECT_EQ(log->durable_index(), 3u);
+  EXPECT_EQ(log->hard_state().term(), 2u);
+  EXPECT_EQ(env_->sync_count(), syncs_before + 1);
+  EXPECT_EQ(log->stats().writes, 1u);
+  // A later queued write goes after it, and both survive a crash.
+  ASSERT_TRUE(log->write(append_write(make_entries(4, 5, 2))).ok());
+  log.reset();
+  env_->crash();
+  log = open();
+  EXPECT_EQ(log->last_index(), 5u);
+  EXPECT_EQ(log->hard_state().term(), 2u);
+}
+
+TEST_F(DurableLogTest, WriteHereDeclinesWhileAnotherWriteIsPending) {
+  auto log = open();
+  env_->set_sync_delay(std::chrono::milliseconds(200));
+  std::promise<Result<Index>> first;
+  log->write_async(append_write(make_entries(1, 1, 1)), [&](const Result<Index>& r) { first.set_value(r); });
+  // Queued or being written: either way the caller must not overtake it.
+  LogWrite write = append_write(make_entries(2, 3, 1));
+  WrittenHere here;
+  std::function<void(const Status&)> done = here.callback();
+  EXPECT_FALSE(log->try_write_here(write, done));
+  EXPECT_FALSE(here.status.has_value());
+  ASSERT_EQ(write.entries.size(), 2u) << "a declined write is left to the caller";
+  ASSERT_TRUE(done) << "a declined callback is left to the caller";
+  env_->set_sync_delay(std::chrono::microseconds(0));
+  std::promise<Status> second;
+  log->submit(std::move(write), [&](const Status& s) {
+    done(s);
+    second.set_value(s);
+  });
+  EXPECT_TRUE(first.get_future().get().ok());
+  EXPECT_TRUE(second.get_future().get().ok());
+  EXPECT_EQ(log->last_index(), 3u);
+  ASSERT_TRUE(here.status.has_value());
+  EXPECT_NE(here.thread, std::this_thread::get_id()) << "the declined write went through the writer";
+}
+
+TEST_F(DurableLogTest, WriteHereDeclinesAfterASlowSyncUntilOneIsFastAgain) {
+  DurableLogOptions o = options();
+  o.caller_write_max_sync = std::chrono::milliseconds(100);
+  auto log = testing::open_log(o);
+  env_->set_sync_delay(std::chrono::milliseconds(250));
+  ASSERT_TRUE(log->write(append_write(make_entries(1, 1, 1))).ok());
+  LogWrite write = append_write(make_entries(2, 2, 1));
+  std::function<void(const Status&)> done = [](const Status&) {};
+  EXPECT_FALSE(log->try_write_here(write, done)) << "the disk just stalled: keep the caller's thread free";
+  env_->set_sync_delay(std::chrono::microseconds(0));
+  ASSERT_TRUE(log->write(std::move(write)).ok());  // a fast sync, on the writer thread
+  LogWrite next = append_write(make_entries(3, 3, 1));
+  EXPECT_TRUE(write_here_once_idle(*log, next, done));
+  EXPECT_EQ(log->last_index(), 3u);
+
+  o.caller_write_max_sync = std::chrono::microseconds(0);
+  log.reset();
+  log = testing::open_log(o);
+  LogWrite disabled = append_write(make_entries(4, 4, 1));
+  EXPECT_FALSE(log->try_write_here(disabled, done)) << "zero turns writing on the caller's thread off";
+}
+
+TEST_F(DurableLogTest, WriteHereReportsFailuresAndDeclinesOnceClosed) {
+  auto log = open();
+  env_->set_fail_syncs(true);
+  LogWrite write = append_write(make_entries(1, 1, 1));
+  WrittenHere here;
+  std::function<void(const Status&)> done = here.callback();
+  ASSERT_TRUE(log->try_write_here(write, done));
+  ASSERT_TRUE(here.status.has_value());
+  EXPECT_FALSE(here.status->ok());
+  EXPECT_EQ(log->last_index(), 0u) << "an unsynced write is never made visible";
+  EXPECT_FALSE(log->status().ok()) << "the failure is sticky, as on the writer thread";
+  log->close();
+  LogWrite late = append_write(make_entries(1, 1, 1));
+  EXPECT_FALSE(log->try_write_here(late, done));
+}
+
+// One submitter (as a node's loop is) mixes writes here with queued writes it does
+// not wait for, while a reader reads: every write lands once, in submission order,
+// and the callbacks keep that order across the caller, writer and completion threads.
+TEST_F(DurableLogTest, WritesHereAndQueuedWritesKeepSubmissionOrder) {
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  DurableLogOptions o = options(64 << 20);
+  o.caller_write_max_sync = std::chrono::minutes(1);  // a preempted sync must not turn it off
+  auto log = testing::open_log(o);
+  constexpr Index kWrites = 600;
+  std::mutex mu;
+  std::vector<Index> completed;  // under mu
+  int failures = 0;              // under mu
+  int written_here = 0;
+  std::atomic<bool> reading{true};
+  std::thread reader([&] {
+    while (reading) {
+      const Index last = log->last_index();
+      if (last > 0) {
+        std::vector<pb::Entry> out;
+        log->entries(last, last + 1, ~std::uint64_t{0}, &out);
+        EXPECT_EQ(out.size(), 1u);
+      }
+    }
+  });
+  for (Index index = 1; index <= kWrites; ++index) {
+    std::function<void(const Status&)> done = [&, index](const Status& s) {
+      std::lock_guard lock(mu);
+      if (!s.ok()) ++failures;
+      completed.push_back(index);
+    };
+    LogWrite write = append_write({make_entry(index, 1)});
+    if (index % 50 == 0) {
+      // Once the queue has drained, the log is idle and takes the write here.
+      ASSERT_TRUE(log->flush().ok());
+      ASSERT_TRUE(write_here_once_idle(*log, write, done)) << "an idle log declined write " << index;
+      ++written_here;
+    } else if (rng() % 2 == 0 && log->try_write_here(write, done)) {
+      ++written_here;
+    } else {
+      log->submit(std::move(write), std::move(done));
+    }
+  }
+  ASSERT_TRUE(log->flush().ok());
+  reading = false;
+  reader.join();
+  EXPECT_GE(written_here, static_cast<int>(kWrites / 50));
+  EXPECT_LT(written_here, static_cast<int>(kWrites));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(failures, 0);
+  ASSERT_EQ(completed.size(), kWrites);
+  for (std::size_t i = 0; i < completed.size(); ++i) ASSERT_EQ(completed[i], i + 1) << "at position " << i;
+  EXPECT_EQ(log->last_index(), kWrites);
+  EXPECT_EQ(all_entries(*log).size(), kWrites);
 }
 
 TEST_F(DurableLogTest, MissingMiddleSegmentStopsRecoveryNamingIt) {
