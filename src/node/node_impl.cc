@@ -453,7 +453,7 @@ void NodeImpl::schedule_drain() {
 void NodeImpl::drain() {
   if (!storage_failure_.empty()) return;
   try {
-    while (core_->has_ready()) handle_ready(core_->ready());
+    while (storage_failure_.empty() && core_->has_ready()) handle_ready(core_->ready());
   } catch (const std::exception& e) {
     fail_storage(std::string("log read failed: ") + e.what());
     return;
@@ -467,6 +467,7 @@ void NodeImpl::handle_ready(core::Ready&& ready) {
   if (ready.soft_state) on_leader_change(*ready.soft_state);
   // Appends and heartbeats go out before our own copy is durable (§10.2.1 of the
   // dissertation): the leader's disk write runs in parallel with replication.
+  const bool sends_first = !ready.messages.empty();
   send(std::move(ready.messages));
 
   PendingPersist pending;
@@ -518,9 +519,23 @@ void NodeImpl::handle_ready(core::Ready&& ready) {
     if (!log_write.hard_state) log_write.hard_state = std::move(deferred_hard_state_);
     deferred_hard_state_.reset();  // written, or superseded by a newer one
     log_write.sync = ready.must_sync;
-    log_store_->submit(std::move(log_write), [this, write_id](const Status& status) {
-      boost::asio::post(io_, [this, write_id, status] { on_write_done(write_id, status); });
-    });
+    // With nothing sent ahead of it (a follower's append, whose answer waits for this
+    // write), an idle log takes the write right here: no hand-off to the log's thread
+    // and back on the path of every commit. A leader's appends must first reach the
+    // socket (sends complete on this loop, after this handler), so its write goes to
+    // the log's thread and runs in parallel with them.
+    std::optional<Status> written_here;
+    std::function<void(const Status&)> here = [&written_here](const Status& status) { written_here = status; };
+    if (sends_first || !log_store_->try_write_here(log_write, here)) {
+      log_store_->submit(std::move(log_write), [this, write_id](const Status& status) {
+        boost::asio::post(io_, [this, write_id, status] { on_write_done(write_id, status); });
+      });
+    } else if (written_here && written_here->ok()) {
+      persisting_.back().durable = true;  // released in order below
+    } else {
+      fail_storage(written_here ? written_here->error().message : "the log store took a write and did not finish it");
+      return;
+    }
   } else {
     pending.durable = true;
     persisting_.push_back(std::move(pending));

@@ -56,9 +56,45 @@ class KvMachine final : public StateMachine {
   std::map<std::string, std::string> data_;
 };
 
+// A MemoryLogStore that also takes writes through try_write_here(), counting the
+// entries that came each way, and that can fail the writes it takes there.
+class CountingLogStore final : public LogStore {
+ public:
+  pb::HardState hard_state() const override { return inner_.hard_state(); }
+  pb::SnapshotMetadata snapshot_metadata() const override { return inner_.snapshot_metadata(); }
+  Index first_index() const override { return inner_.first_index(); }
+  Index last_index() const override { return inner_.last_index(); }
+  std::optional<Term> term(Index index) const override { return inner_.term(index); }
+  void entries(Index lo, Index hi, std::uint64_t max_bytes, std::vector<pb::Entry>* out) const override {
+    inner_.entries(lo, hi, max_bytes, out);
+  }
+  void submit(LogWrite write, std::function<void(const Status&)> done) override {
+    entries_submitted += write.entries.size();
+    inner_.submit(std::move(write), std::move(done));
+  }
+  bool try_write_here(LogWrite& write, std::function<void(const Status&)>& done) override {
+    if (fail_here) {
+      done(Error{ErrorCode::kStorage, "injected: the disk is gone"});
+      return true;
+    }
+    entries_written_here += write.entries.size();
+    inner_.submit(std::move(write), std::move(done));  // applies at once, calls done inline
+    return true;
+  }
+  void compact(const pb::SnapshotMetadata& snapshot) override { inner_.compact(snapshot); }
+  void close() override { inner_.close(); }
+
+  std::atomic<std::uint64_t> entries_submitted{0};
+  std::atomic<std::uint64_t> entries_written_here{0};
+  std::atomic<bool> fail_here{false};
+
+ private:
+  MemoryLogStore inner_;
+};
+
 struct TestNode {
   std::shared_ptr<KvMachine> machine = std::make_shared<KvMachine>();
-  std::shared_ptr<MemoryLogStore> log = std::make_shared<MemoryLogStore>();
+  std::shared_ptr<CountingLogStore> log = std::make_shared<CountingLogStore>();
   std::shared_ptr<MemorySnapshotStore> snapshots = std::make_shared<MemorySnapshotStore>();
   std::unique_ptr<Node> node;
 };
@@ -354,6 +390,43 @@ TEST(Node, CommitOnlyChangesWaitForTheNextWriteOrTheStop) {
     EXPECT_EQ(n.log->last_index(), last) << "node " << id;
     EXPECT_EQ(n.log->hard_state().commit(), last) << "node " << id << ": stop() must write the last commit";
   }
+}
+
+// A follower's append has nothing to send before it is durable, so the follower
+// writes it on its loop when the log store can take it there; the leader's appends
+// must leave first, so its writes go through submit() and overlap the replication.
+TEST(Node, AFollowerWritesOnItsLoopAndTheLeaderSubmitsItsWrites) {
+  LocalCluster cluster(3);
+  const NodeId leader = replicate_keys(cluster, 50);
+  ASSERT_NE(leader, 0u);
+  for (auto& [id, n] : cluster.nodes()) {
+    if (id == leader) {
+      EXPECT_GE(n.log->entries_submitted.load(), 51u) << "the leader's own entries (with its no-op)";
+      EXPECT_EQ(n.log->entries_written_here.load(), 0u) << "the leader wrote before sending its appends";
+    } else {
+      EXPECT_GE(n.log->entries_written_here.load(), 51u) << "follower " << id;
+    }
+  }
+}
+
+// A write that fails on the loop stops that node as a failed write on the log's thread
+// does; the other two go on.
+TEST(Node, AWriteThatFailsOnTheLoopStopsOnlyThatNode) {
+  LocalCluster cluster(3);
+  const NodeId leader = replicate_keys(cluster, 10);
+  ASSERT_NE(leader, 0u);
+  const NodeId broken = leader % 3 + 1;
+  cluster.nodes()[broken].log->fail_here = true;
+  const auto expected = write_keys(cluster.node(leader), 10, 30);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (cluster.node(broken).status().storage_failure.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_NE(cluster.node(broken).status().storage_failure.find("the disk is gone"), std::string::npos)
+      << cluster.node(broken).status().storage_failure;
+  EXPECT_EQ(cluster.node(leader).status().storage_failure, "");
+  EXPECT_NE(cluster.machine(leader).data(), cluster.machine(broken).data());
+  EXPECT_EQ(cluster.machine(leader).data().at("k29"), "v29");
 }
 
 TEST(Node, OversizedCommandIsRefused) {
