@@ -194,6 +194,10 @@ void NodeImpl::stop() {
   std::promise<void> loop_done;
   boost::asio::post(io_, [this, &loop_done] {
     tick_timer_.cancel();
+    if (storage_failure_.empty()) {
+      for (WriteAfterSends& w : writes_after_sends_) submit_write(std::move(w.write), w.write_id);
+    }
+    writes_after_sends_.clear();
     if (deferred_hard_state_ && storage_failure_.empty()) {
       LogWrite last;  // close() below syncs it
       last.hard_state = std::move(deferred_hard_state_);
@@ -519,23 +523,7 @@ void NodeImpl::handle_ready(core::Ready&& ready) {
     if (!log_write.hard_state) log_write.hard_state = std::move(deferred_hard_state_);
     deferred_hard_state_.reset();  // written, or superseded by a newer one
     log_write.sync = ready.must_sync;
-    // With nothing sent ahead of it (a follower's append, whose answer waits for this
-    // write), an idle log takes the write right here: no hand-off to the log's thread
-    // and back on the path of every commit. A leader's appends must first reach the
-    // socket (sends complete on this loop, after this handler), so its write goes to
-    // the log's thread and runs in parallel with them.
-    std::optional<Status> written_here;
-    std::function<void(const Status&)> here = [&written_here](const Status& status) { written_here = status; };
-    if (sends_first || !log_store_->try_write_here(log_write, here)) {
-      log_store_->submit(std::move(log_write), [this, write_id](const Status& status) {
-        boost::asio::post(io_, [this, write_id, status] { on_write_done(write_id, status); });
-      });
-    } else if (written_here && written_here->ok()) {
-      persisting_.back().durable = true;  // released in order below
-    } else {
-      fail_storage(written_here ? written_here->error().message : "the log store took a write and did not finish it");
-      return;
-    }
+    if (!persist(std::move(log_write), write_id, sends_first)) return;
   } else {
     pending.durable = true;
     persisting_.push_back(std::move(pending));
@@ -543,6 +531,68 @@ void NodeImpl::handle_ready(core::Ready&& ready) {
   if (!ready.committed_entries.empty()) dispatch_committed(std::move(ready.committed_entries));
   for (const core::ReadState& state : ready.read_states) on_read_state(state);
   release_durable();
+}
+
+bool NodeImpl::persist(LogWrite&& write, std::uint64_t write_id, bool sends_first) {
+  if (!writes_after_sends_.empty()) {
+    writes_after_sends_.push_back(WriteAfterSends{std::move(write), write_id});
+    return true;
+  }
+  if (!sends_first) {
+    // Nothing was sent ahead of it (a follower's append, whose answer waits for this
+    // write): an idle log takes it right here, with no hand-off to the log's thread
+    // and back on the path of every commit.
+    const std::optional<Status> written = write_here(write);
+    if (!written) {
+      submit_write(std::move(write), write_id);
+      return true;
+    }
+    if (!written->ok()) {
+      fail_storage(written->error().message);
+      return false;
+    }
+    persisting_.back().durable = true;  // released in Ready order by the caller
+    return true;
+  }
+  // A leader's write must not hold its appends back: they reach the socket only when
+  // the loop runs the sender, after this handler. A small one (light load, where the
+  // hand-offs are most of the latency) waits for that and is then written on this
+  // thread while the appends travel; a large one goes to the log's thread at once,
+  // so that under load the loop keeps stepping while the disk syncs.
+  if (write.entries.size() <= kEntriesToWriteAfterSends && !write.snapshot) {
+    writes_after_sends_.push_back(WriteAfterSends{std::move(write), write_id});
+    boost::asio::post(io_, [this] { write_after_sends(); });
+    return true;
+  }
+  submit_write(std::move(write), write_id);
+  return true;
+}
+
+std::optional<Status> NodeImpl::write_here(LogWrite& write) {
+  std::optional<Status> result;
+  std::function<void(const Status&)> done = [&result](const Status& status) { result = status; };
+  if (!log_store_->try_write_here(write, done)) return std::nullopt;
+  if (!result) result = Status(error(ErrorCode::kStorage, "the log store took a write and did not finish it"));
+  return result;
+}
+
+void NodeImpl::submit_write(LogWrite&& write, std::uint64_t write_id) {
+  log_store_->submit(std::move(write), [this, write_id](const Status& status) {
+    boost::asio::post(io_, [this, write_id, status] { on_write_done(write_id, status); });
+  });
+}
+
+void NodeImpl::write_after_sends() {
+  std::vector<WriteAfterSends> writes;
+  writes.swap(writes_after_sends_);
+  if (!storage_failure_.empty()) return;
+  if (writes.size() == 1) {
+    if (const std::optional<Status> written = write_here(writes.front().write)) {
+      on_write_done(writes.front().write_id, *written);
+      return;
+    }
+  }
+  for (WriteAfterSends& w : writes) submit_write(std::move(w.write), w.write_id);
 }
 
 void NodeImpl::on_write_done(std::uint64_t write_id, const Status& status) {

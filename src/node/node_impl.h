@@ -5,9 +5,10 @@
 // (the loop takes the next Ready while the previous one is being synced; messages
 // that promise durability wait for their write), committed entries go to the apply
 // thread, and the loop never blocks on the state machine. It blocks on the disk only
-// for a write with nothing sent ahead of it (a follower's append, whose answer waits
-// for it anyway), and only while the log is idle and its syncs are fast
-// (LogStore::try_write_here): two thread hand-offs fewer on the path of a commit.
+// for a follower's append (whose answer waits for it anyway) and for a leader's
+// small write once its appends are on the wire, and only while the log is idle and
+// its syncs are fast (LogStore::try_write_here): two thread hand-offs fewer on the
+// path of a commit (persist()).
 //
 // Threads: the loop thread (everything in the "loop only" section, and the
 // connections of the default HTTP transport, which runs on io_), the apply thread
@@ -98,6 +99,11 @@ class NodeImpl final : public TransportHandler {
     std::function<void(Result<NodeId>)> done;
     Clock::time_point deadline;
   };
+  // A leader's small write, held until the appends sent before it are on the wire.
+  struct WriteAfterSends {
+    LogWrite write;
+    std::uint64_t write_id = 0;
+  };
   // A Ready whose write is in flight: what to do once it is durable.
   struct PendingPersist {
     std::uint64_t write_id = 0;  // 0: nothing was written
@@ -122,6 +128,16 @@ class NodeImpl final : public TransportHandler {
   void drain();
   void schedule_drain();
   void handle_ready(core::Ready&& ready);
+  // Hands a Ready's write to the log store (see handle_ready). False if it failed
+  // the node's storage on the spot.
+  bool persist(LogWrite&& write, std::uint64_t write_id, bool sends_first);
+  void submit_write(LogWrite&& write, std::uint64_t write_id);
+  // LogStore::try_write_here: nullopt if the store declined (the write is left to
+  // the caller), else how the write went.
+  std::optional<Status> write_here(LogWrite& write);
+  // The writes_after_sends_, once the loop has run the sends queued before them:
+  // a lone one on this thread if the log is idle, else all through submit_write().
+  void write_after_sends();
   void on_write_done(std::uint64_t write_id, const Status& status);
   void release_durable();
   void send(std::vector<pb::Message>&& messages);
@@ -174,6 +190,12 @@ class NodeImpl final : public TransportHandler {
   std::deque<PendingPersist> persisting_;
   std::uint64_t next_write_id_ = 1;
   std::optional<pb::HardState> deferred_hard_state_;  // commit-only, not yet written
+  // A leader's write of at most this many entries is written on the loop after its
+  // sends (persist()); larger ones, which mean load, go to the log's thread.
+  static constexpr std::size_t kEntriesToWriteAfterSends = 4;
+  // Writes waiting for write_after_sends(); while any waits, later writes queue here
+  // too, so that writes reach the log store in Ready order.
+  std::vector<WriteAfterSends> writes_after_sends_;
   std::map<Index, PendingProposal> proposals_;       // by log index
   std::map<Index, PendingConfChange> conf_changes_;  // by log index
   std::map<std::string, ReadBatch> read_batches_;    // by read context

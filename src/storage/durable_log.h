@@ -16,7 +16,7 @@
 // hundreds of waiting callers takes as long as a fast fdatasync). The caller's
 // thread touches the disk only through try_write_here(): the same write done on the
 // caller's thread when the log is idle, for a caller that would only wait for it
-// (a follower's event loop, whose acknowledgement waits for the write).
+// (a node's event loop under light load: see NodeImpl::persist).
 //
 // Read side (raft::LogStorage): served from an in-memory index of every live
 // entry's location (term, segment, offset, size) and a cache of the newest entries

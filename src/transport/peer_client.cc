@@ -78,6 +78,10 @@ void PeerClient::start() {
 }
 
 bool PeerClient::enqueue(std::string&& element) {
+  // On the io thread (a transport running on its node's loop) the writer is woken
+  // right here: it then writes before any task the caller posts after this send,
+  // such as a node's own log write that should follow its appends onto the wire.
+  const bool on_io_thread = io_.get_executor().running_in_this_thread();
   bool post_wake = false;
   {
     std::lock_guard lock(mutex_);
@@ -89,10 +93,12 @@ bool PeerClient::enqueue(std::string&& element) {
     queued_bytes_ += element.size();
     queue_.push_back(std::move(element));
     // One wake-up in the io queue at a time is enough: the writer takes everything.
-    post_wake = !wake_posted_;
-    wake_posted_ = true;
+    post_wake = !on_io_thread && !wake_posted_;
+    if (post_wake) wake_posted_ = true;
   }
-  if (post_wake) {
+  if (on_io_thread) {
+    writer_wake_.cancel();
+  } else if (post_wake) {
     net::post(io_, [self = shared_from_this()] {
       {
         std::lock_guard lock(self->mutex_);

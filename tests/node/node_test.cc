@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -73,6 +74,12 @@ class CountingLogStore final : public LogStore {
     inner_.submit(std::move(write), std::move(done));
   }
   bool try_write_here(LogWrite& write, std::function<void(const Status&)>& done) override {
+    if (hold_next_write_here.exchange(false)) {
+      std::unique_lock lock(hold_mutex_);
+      held_ = true;
+      hold_cv_.notify_all();
+      hold_cv_.wait(lock, [this] { return !held_; });
+    }
     if (fail_here) {
       done(Error{ErrorCode::kStorage, "injected: the disk is gone"});
       return true;
@@ -84,12 +91,28 @@ class CountingLogStore final : public LogStore {
   void compact(const pb::SnapshotMetadata& snapshot) override { inner_.compact(snapshot); }
   void close() override { inner_.close(); }
 
+  // Waits until a write held by hold_next_write_here blocks its caller (a node's
+  // loop); false if none did within the limit.
+  bool wait_until_held(std::chrono::milliseconds limit = 5s) {
+    std::unique_lock lock(hold_mutex_);
+    return hold_cv_.wait_for(lock, limit, [this] { return held_; });
+  }
+  void release_held() {
+    std::lock_guard lock(hold_mutex_);
+    held_ = false;
+    hold_cv_.notify_all();
+  }
+
   std::atomic<std::uint64_t> entries_submitted{0};
   std::atomic<std::uint64_t> entries_written_here{0};
   std::atomic<bool> fail_here{false};
+  std::atomic<bool> hold_next_write_here{false};
 
  private:
   MemoryLogStore inner_;
+  std::mutex hold_mutex_;
+  std::condition_variable hold_cv_;
+  bool held_ = false;
 };
 
 struct TestNode {
@@ -392,21 +415,35 @@ TEST(Node, CommitOnlyChangesWaitForTheNextWriteOrTheStop) {
   }
 }
 
-// A follower's append has nothing to send before it is durable, so the follower
-// writes it on its loop when the log store can take it there; the leader's appends
-// must leave first, so its writes go through submit() and overlap the replication.
-TEST(Node, AFollowerWritesOnItsLoopAndTheLeaderSubmitsItsWrites) {
+// Under light load every node writes on its loop: a follower at once (its answer
+// waits for the write), the leader once its appends are on their way. A leader's
+// large write (load) goes through submit(), so the loop steps on while it syncs.
+TEST(Node, LightWritesAreDoneOnTheLoopAndALeadersBurstOnTheLogsThread) {
   LocalCluster cluster(3);
-  const NodeId leader = replicate_keys(cluster, 50);
+  const NodeId leader = cluster.wait_for_leader();
   ASSERT_NE(leader, 0u);
-  for (auto& [id, n] : cluster.nodes()) {
-    if (id == leader) {
-      EXPECT_GE(n.log->entries_submitted.load(), 51u) << "the leader's own entries (with its no-op)";
-      EXPECT_EQ(n.log->entries_written_here.load(), 0u) << "the leader wrote before sending its appends";
-    } else {
-      EXPECT_GE(n.log->entries_written_here.load(), 51u) << "follower " << id;
-    }
+  auto& nodes = cluster.nodes();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(cluster.node(leader).propose("set one " + std::to_string(i)).get().ok());
   }
+  for (auto& [id, n] : nodes) {
+    EXPECT_GE(n.log->entries_written_here.load(), 20u) << "node " << id << (id == leader ? " (leader)" : "");
+  }
+
+  // Hold the leader's loop inside a write while a burst queues behind it.
+  CountingLogStore& log = *nodes[leader].log;
+  const std::uint64_t submitted_before = log.entries_submitted.load();
+  log.hold_next_write_here = true;
+  auto first = cluster.node(leader).propose("set burst first");
+  const bool held = log.wait_until_held();
+  if (!held) log.hold_next_write_here = false;
+  ASSERT_TRUE(held) << "the leader wrote nothing on its loop";
+  std::vector<std::future<Result<std::string>>> burst;
+  for (int i = 0; i < 50; ++i) burst.push_back(cluster.node(leader).propose("set burst " + std::to_string(i)));
+  log.release_held();
+  EXPECT_TRUE(first.get().ok());
+  for (auto& f : burst) EXPECT_TRUE(f.get().ok());
+  EXPECT_GE(log.entries_submitted.load() - submitted_before, 50u) << "the burst was one large write";
 }
 
 // A write that fails on the loop stops that node as a failed write on the log's thread
