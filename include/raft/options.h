@@ -82,6 +82,14 @@ struct NodeOptions {
   std::uint64_t snapshot_threshold_entries = 10000;  ///< entries between snapshots
   std::uint64_t snapshot_trailing_entries = 1000;    ///< entries kept behind a snapshot
 
+  /// An automatic snapshot also waits until the commands applied since the last one
+  /// add up to this many times that snapshot's size (0: count entries only). Saving
+  /// costs about the state's size in writes, so a small state is snapshotted every
+  /// `snapshot_threshold_entries`, while a large one is not rewritten for every few
+  /// entries: its share of the disk's writes stays under 1/(1 + ratio), and the log
+  /// kept on disk within about ratio times the state. Default: 4.
+  double snapshot_log_ratio = 4;
+
   /// Default consistency of read_barrier(). Default: linearizable (ReadIndex).
   ReadConsistency read_consistency = ReadConsistency::kLinearizable;
 

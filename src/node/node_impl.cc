@@ -80,6 +80,9 @@ Status NodeImpl::start() {
   if (options_.lease_drift_margin.count() < 0 || options_.lease_drift_margin >= options_.election_timeout) {
     return error(ErrorCode::kInvalidArgument, "timing: need 0 <= lease_drift_margin < election_timeout");
   }
+  if (!(options_.snapshot_log_ratio >= 0 && options_.snapshot_log_ratio <= 1e6)) {
+    return error(ErrorCode::kInvalidArgument, "snapshot_log_ratio must be between 0 and 1e6");
+  }
 
   if (Status opened = open_default_stores(options_, log_store_, snapshot_store_); !opened.ok()) {
     return opened;
@@ -497,6 +500,8 @@ void NodeImpl::handle_ready(core::Ready&& ready) {
     dispatched_index_ = snapshot.index();
     dispatched_term_ = snapshot.term();
     last_snapshot_index_ = snapshot.index();
+    last_snapshot_bytes_ = snapshot.size_bytes();
+    dispatched_bytes_at_snapshot_ = dispatched_bytes_;
     apply_->post([this] {
       try {
         restore_latest_snapshot();
@@ -684,6 +689,7 @@ void NodeImpl::dispatch_committed(std::vector<pb::Entry>&& entries) {
       conf_changes_.erase(it);
     }
     if (entry.type() == pb::ENTRY_NORMAL) ++committed_commands;
+    dispatched_bytes_ += entry.data().size();
     if (entry.type() == pb::ENTRY_CONF_CHANGE) {
       log("membership change committed at index " + std::to_string(entry.index()) + ": " +
           core::describe(core_->configuration_at(entry.index())));
@@ -749,7 +755,9 @@ void NodeImpl::restore_latest_snapshot() {
   const Index index = sm_applied_;
   if (index > published_applied_.load()) published_applied_.store(index);
   if (!started_) {
-    last_snapshot_index_ = index;  // start-up: the loop is not running yet
+    // Start-up: the loop is not running yet.
+    last_snapshot_index_ = index;
+    last_snapshot_bytes_ = reader->metadata().size_bytes();
   } else {
     boost::asio::post(io_, [this] { catch_up_applied(); });
   }
@@ -943,6 +951,8 @@ void NodeImpl::sync_configuration() {
 void NodeImpl::maybe_auto_snapshot() {
   if (options_.snapshot_threshold_entries == 0 || snapshot_in_progress_) return;
   if (dispatched_index_ < last_snapshot_index_ + options_.snapshot_threshold_entries) return;
+  const double logged = static_cast<double>(dispatched_bytes_ - dispatched_bytes_at_snapshot_);
+  if (logged < options_.snapshot_log_ratio * static_cast<double>(last_snapshot_bytes_)) return;
   start_snapshot(nullptr);
 }
 
@@ -956,13 +966,14 @@ void NodeImpl::start_snapshot(std::function<void(Result<Index>)> done) {
     return;
   }
   snapshot_in_progress_ = true;
+  const std::uint64_t bytes_at_index = dispatched_bytes_;
   pb::SnapshotMetadata metadata;
   metadata.set_index(dispatched_index_);
   metadata.set_term(dispatched_term_);
   *metadata.mutable_configuration() = core_->configuration_at(dispatched_index_);
   // Runs after every batch dispatched so far: the state machine is exactly at
   // metadata.index() when save() is called.
-  apply_->post([this, metadata, done = std::move(done)]() mutable {
+  apply_->post([this, metadata, bytes_at_index, done = std::move(done)]() mutable {
     Result<pb::SnapshotMetadata> result = error(ErrorCode::kInternal, "snapshot not taken");
     if (sm_applied_ != metadata.index()) {
       result = error(ErrorCode::kInProgress, "state machine is not at the snapshot index yet");
@@ -978,12 +989,16 @@ void NodeImpl::start_snapshot(std::function<void(Result<Index>)> done) {
         result = error(ErrorCode::kStorage, std::string("snapshot failed: ") + e.what());
       }
     }
-    boost::asio::post(io_, [this, result = std::move(result), done = std::move(done)]() mutable {
+    boost::asio::post(io_, [this, bytes_at_index, result = std::move(result), done = std::move(done)]() mutable {
       snapshot_in_progress_ = false;
       if (!result.ok()) {
         log(result.error().message);
         if (done) done(result.error());
         return;
+      }
+      if (result.value().index() > last_snapshot_index_) {
+        last_snapshot_bytes_ = result.value().size_bytes();
+        dispatched_bytes_at_snapshot_ = bytes_at_index;
       }
       on_snapshot_taken(result.value(), std::move(done));
     });

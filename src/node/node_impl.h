@@ -210,6 +210,11 @@ class NodeImpl final : public TransportHandler {
   Index dispatched_index_ = 0;  // last entry handed to the apply thread
   Term dispatched_term_ = 0;
   Index last_snapshot_index_ = 0;
+  std::uint64_t last_snapshot_bytes_ = 0;  // its size; 0 when unknown
+  // Command bytes handed to the apply thread since start-up, and their count at the
+  // last snapshot's index: their difference is what snapshot_log_ratio weighs.
+  std::uint64_t dispatched_bytes_ = 0;
+  std::uint64_t dispatched_bytes_at_snapshot_ = 0;
   bool snapshot_in_progress_ = false;
   std::string storage_failure_;
   int ticks_since_expiry_scan_ = 0;

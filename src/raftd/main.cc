@@ -38,6 +38,7 @@ struct Flags {
   int tick_ms = 10;
   std::uint64_t snapshot_threshold = 10000;
   std::uint64_t snapshot_trailing = 1000;
+  double snapshot_log_ratio = 4;
   int request_timeout_ms = 5000;
   std::size_t max_value_bytes = 1 << 20;
   std::uint32_t max_inflight_appends = 256;
@@ -167,6 +168,11 @@ int main(int argc, char** argv) {
                  "Take a snapshot every this many applied entries (0: never)")->capture_default_str();
   app.add_option("--snapshot-trailing", flags.snapshot_trailing,
                  "Log entries kept behind a snapshot for slow followers")->capture_default_str();
+  app.add_option("--snapshot-log-ratio", flags.snapshot_log_ratio,
+                 "Also wait until the commands applied since the last snapshot add up to this many "
+                 "times its size (0: count entries only)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
   app.add_option("--request-timeout", flags.request_timeout_ms, "Client request timeout in ms")->capture_default_str()->check(CLI::Range(10, 600000));
   app.add_option("--max-value-bytes", flags.max_value_bytes, "Largest value accepted")->capture_default_str();
   app.add_option("--max-inflight-appends", flags.max_inflight_appends,
@@ -243,6 +249,7 @@ int main(int argc, char** argv) {
   options.request_timeout = std::chrono::milliseconds(flags.request_timeout_ms);
   options.snapshot_threshold_entries = flags.snapshot_threshold;
   options.snapshot_trailing_entries = flags.snapshot_trailing;
+  options.snapshot_log_ratio = flags.snapshot_log_ratio;
   options.max_command_bytes = flags.max_value_bytes + 4096;
   options.max_inflight_appends = flags.max_inflight_appends;
   options.max_append_bytes = flags.max_append_bytes;

@@ -124,7 +124,10 @@ struct TestNode {
 
 class LocalCluster {
  public:
-  explicit LocalCluster(int n, std::uint64_t snapshot_threshold = 0) : threshold_(snapshot_threshold) {
+  // Snapshots count entries only unless a snapshot_log_ratio is given, so a test
+  // knows when one is due.
+  explicit LocalCluster(int n, std::uint64_t snapshot_threshold = 0, double snapshot_log_ratio = 0)
+      : threshold_(snapshot_threshold), log_ratio_(snapshot_log_ratio) {
     for (int i = 1; i <= n; ++i) peers_.push_back(Peer{static_cast<NodeId>(i), "", "", ""});
     for (int i = 1; i <= n; ++i) start(static_cast<NodeId>(i), /*join=*/false);
   }
@@ -139,6 +142,7 @@ class LocalCluster {
     o.election_timeout = 50ms;
     o.request_timeout = 3s;
     o.snapshot_threshold_entries = threshold_;
+    o.snapshot_log_ratio = log_ratio_;
     o.snapshot_trailing_entries = 5;
     o.random_seed = id * 7919;
     o.log_store = nodes_[id].log;
@@ -190,6 +194,7 @@ class LocalCluster {
 
  private:
   std::uint64_t threshold_;
+  double log_ratio_;
   testing::LocalHub hub_;
   std::vector<Peer> peers_;
   std::map<NodeId, TestNode> nodes_;
@@ -345,6 +350,44 @@ TEST(Node, LaggingFollowerCatchesUpThroughSnapshot) {
   cluster.hub().heal();
   EXPECT_TRUE(cluster.converge(expected, 10s));
   EXPECT_GE(cluster.node(lagging).status().snapshots_installed, 1u);
+}
+
+// A state much larger than the commands: after the first snapshot, the next one
+// waits for commands adding up to snapshot_log_ratio times its size, not for
+// snapshot_threshold_entries.
+TEST(Node, AutomaticSnapshotsWaitForALogSeveralTimesTheSnapshotsSize) {
+  for (const double ratio : {0.0, 4.0}) {
+    SCOPED_TRACE("snapshot_log_ratio " + std::to_string(ratio));
+    LocalCluster cluster(1, /*snapshot_threshold=*/10, ratio);
+    ASSERT_EQ(cluster.wait_for_leader(), 1u);
+    Node& node = cluster.node(1);
+    auto set = [&](const std::string& key, const std::string& value) {
+      Result<std::string> r = node.propose("set " + key + " " + value).get();
+      ASSERT_TRUE(r.ok()) << r.error().message;
+    };
+    auto snapshots_reach = [&](std::uint64_t count) {
+      for (int i = 0; i < 400 && node.status().snapshots_taken < count; ++i) std::this_thread::sleep_for(5ms);
+      return node.status().snapshots_taken >= count;
+    };
+    set("big", std::string(1000, 'x'));
+    for (int i = 0; i < 10; ++i) set("k", "v" + std::to_string(i));
+    ASSERT_TRUE(snapshots_reach(1));
+    const Index first = node.status().snapshot_index;
+    // About 1,000 bytes of commands: under 4 times the 1 KB snapshot, 10 times the
+    // entry threshold.
+    for (int i = 0; i < 100; ++i) set("k", "v" + std::to_string(i));
+    if (ratio == 0) {
+      EXPECT_TRUE(snapshots_reach(2));
+      continue;
+    }
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(node.status().snapshots_taken, 1u);
+    EXPECT_EQ(node.status().snapshot_index, first);
+    // Another 4,000 bytes pass 4 times its size.
+    for (int i = 0; i < 440; ++i) set("k", "v" + std::to_string(i));
+    EXPECT_TRUE(snapshots_reach(2));
+    EXPECT_GT(node.status().snapshot_index, first + 400);
+  }
 }
 
 TEST(Node, LearnerJoinsIsPromotedAndTakesLeadership) {
