@@ -12,8 +12,8 @@
 //
 // Threads: the loop thread (everything in the "loop only" section, and the
 // connections of the default HTTP transport, which runs on io_), the apply thread
-// (ApplyWorker: the StateMachine), the log store's threads, and those of a transport
-// given in the options. Public entry points only queue work and post to the loop.
+// (the StateMachine), the snapshot thread (a taken snapshot's fsyncs), the log store's
+// threads, and those of a transport given in the options. Public entry points only queue work and post to the loop.
 #pragma once
 
 #include <atomic>
@@ -32,7 +32,7 @@
 
 #include "raft/node.h"
 #include "src/core/raft.h"
-#include "src/node/apply_worker.h"
+#include "src/node/task_thread.h"
 
 namespace raft {
 
@@ -156,6 +156,10 @@ class NodeImpl final : public TransportHandler {
   void sync_configuration();
   void maybe_auto_snapshot();
   void start_snapshot(std::function<void(Result<Index>)> done);
+  // Any thread: hands the outcome of a snapshot (taken at a point where
+  // `bytes_at_index` command bytes had been dispatched) back to the loop.
+  void snapshot_finished(Result<pb::SnapshotMetadata> result, std::uint64_t bytes_at_index,
+                         std::function<void(Result<Index>)> done);
   void on_snapshot_taken(const pb::SnapshotMetadata& metadata, std::function<void(Result<Index>)> done);
   void fail_storage(const std::string& why);
   void fail_everything(ErrorCode code, const std::string& why);
@@ -180,7 +184,8 @@ class NodeImpl final : public TransportHandler {
   boost::asio::io_context io_;
   boost::asio::steady_timer tick_timer_{io_};
   std::thread loop_thread_;
-  std::unique_ptr<ApplyWorker> apply_;
+  std::unique_ptr<TaskThread> apply_;
+  std::unique_ptr<TaskThread> snapshot_commits_;
   std::atomic<bool> stopped_{false};
   bool started_ = false;
 

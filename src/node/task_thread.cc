@@ -1,17 +1,20 @@
-#include "src/node/apply_worker.h"
+#include "src/node/task_thread.h"
+
+#include <utility>
 
 #include "src/util/thread_name.h"
 
 namespace raft {
 
-ApplyWorker::ApplyWorker() : thread_([this] {
-        util::name_this_thread("raft-apply");
+TaskThread::TaskThread(std::string name)
+    : name_(std::move(name)), thread_([this] {
+        util::name_this_thread(name_.c_str());
         run();
       }) {}
 
-ApplyWorker::~ApplyWorker() { stop(); }
+TaskThread::~TaskThread() { stop(); }
 
-void ApplyWorker::post(std::function<void()> task) {
+void TaskThread::post(std::function<void()> task) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
@@ -20,7 +23,7 @@ void ApplyWorker::post(std::function<void()> task) {
   wake_.notify_one();
 }
 
-void ApplyWorker::stop() {
+void TaskThread::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -30,12 +33,12 @@ void ApplyWorker::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::size_t ApplyWorker::queued() const {
+std::size_t TaskThread::queued() const {
   std::lock_guard lock(mutex_);
   return tasks_.size();
 }
 
-void ApplyWorker::run() {
+void TaskThread::run() {
   for (;;) {
     std::function<void()> task;
     {
