@@ -1045,9 +1045,10 @@ void NodeImpl::on_snapshot_taken(const pb::SnapshotMetadata& metadata,
   }
   log("snapshot taken at index " + std::to_string(metadata.index()) + " (" +
       std::to_string(metadata.size_bytes()) + " bytes); log compacted to " + std::to_string(compact_to));
+  // Published first: whoever is told may read status() at once.
+  publish_status();
   if (events_.on_snapshot) events_.on_snapshot(metadata.index());
   if (done) done(metadata.index());
-  publish_status();
   maybe_auto_snapshot();  // applies that arrived meanwhile may already call for another
 }
 
