@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -115,10 +116,62 @@ class CountingLogStore final : public LogStore {
   bool held_ = false;
 };
 
+// A MemorySnapshotStore whose commits can be held, as a slow disk holds a snapshot's
+// fsyncs. A held commit goes on by itself after 10 s, so a broken test cannot hang.
+class GatedSnapshotStore final : public SnapshotStore {
+ public:
+  std::unique_ptr<SnapshotWriter> create(const pb::SnapshotMetadata& metadata) override {
+    return std::make_unique<GatedWriter>(*this, inner_.create(metadata));
+  }
+  std::optional<pb::SnapshotMetadata> latest() const override { return inner_.latest(); }
+  std::unique_ptr<SnapshotReader> open_latest() const override { return inner_.open_latest(); }
+
+  void hold_commits() {
+    std::lock_guard lock(mutex_);
+    holding_ = true;
+  }
+  bool wait_until_held(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [this] { return held_ > 0; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    holding_ = false;
+    changed_.notify_all();
+  }
+
+ private:
+  class GatedWriter final : public SnapshotWriter {
+   public:
+    GatedWriter(GatedSnapshotStore& store, std::unique_ptr<SnapshotWriter> inner)
+        : store_(store), inner_(std::move(inner)) {}
+    void write(const char* data, std::size_t n) override { inner_->write(data, n); }
+    pb::SnapshotMetadata commit() override {
+      {
+        std::unique_lock lock(store_.mutex_);
+        ++store_.held_;
+        store_.changed_.notify_all();
+        store_.changed_.wait_for(lock, 10s, [this] { return !store_.holding_; });
+      }
+      return inner_->commit();
+    }
+
+   private:
+    GatedSnapshotStore& store_;
+    std::unique_ptr<SnapshotWriter> inner_;
+  };
+
+  MemorySnapshotStore inner_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool holding_ = false;
+  int held_ = 0;  // commits that reached the gate while holding_ or not
+};
+
 struct TestNode {
   std::shared_ptr<KvMachine> machine = std::make_shared<KvMachine>();
   std::shared_ptr<CountingLogStore> log = std::make_shared<CountingLogStore>();
-  std::shared_ptr<MemorySnapshotStore> snapshots = std::make_shared<MemorySnapshotStore>();
+  std::shared_ptr<GatedSnapshotStore> snapshots = std::make_shared<GatedSnapshotStore>();
   std::unique_ptr<Node> node;
 };
 
@@ -438,6 +491,29 @@ TEST(Node, ExplicitSnapshotCompactsTheLog) {
   ASSERT_TRUE(snap.ok()) << snap.error().message;
   EXPECT_GE(snap.value(), 101u);
   EXPECT_EQ(cluster.nodes()[1].log->first_index(), snap.value() - 5 + 1);
+}
+
+// Applying goes on while a snapshot is synced: its commit runs on the snapshot
+// thread, so commands proposed meanwhile are applied and answered.
+TEST(Node, ApplyingGoesOnWhileASnapshotIsSynced) {
+  LocalCluster cluster(1);
+  ASSERT_EQ(cluster.wait_for_leader(), 1u);
+  Node& node = cluster.node(1);
+  write_keys(node, 0, 10);
+  GatedSnapshotStore& store = *cluster.nodes()[1].snapshots;
+  store.hold_commits();
+  std::future<Result<Index>> snapshot = node.snapshot();
+  ASSERT_TRUE(store.wait_until_held(5s));
+  // Each of these waits for its apply; with the commit on the apply thread they
+  // would time out (request_timeout is 3 s).
+  const auto expected = write_keys(node, 10, 60);
+  EXPECT_EQ(cluster.machine(1).data(), expected);
+  EXPECT_EQ(snapshot.wait_for(0s), std::future_status::timeout) << "the snapshot finished while held";
+  store.release();
+  Result<Index> taken = snapshot.get();
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  EXPECT_LT(taken.value(), node.status().applied_index);
+  EXPECT_EQ(node.status().snapshot_index, taken.value());
 }
 
 // A hard state that only moves the commit index is not written on its own (it needs
