@@ -545,6 +545,11 @@ TEST(Node, LightWritesAreDoneOnTheLoopAndALeadersBurstOnTheLogsThread) {
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(cluster.node(leader).propose("set one " + std::to_string(i)).get().ok());
   }
+  // An answer needs only one follower: wait for the other to have written them too.
+  const Index last = nodes[leader].log->last_index();
+  for (auto& [id, n] : nodes) {
+    for (int i = 0; i < 1000 && n.log->last_index() < last; ++i) std::this_thread::sleep_for(5ms);
+  }
   for (auto& [id, n] : nodes) {
     EXPECT_GE(n.log->entries_written_here.load(), 20u) << "node " << id << (id == leader ? " (leader)" : "");
   }
