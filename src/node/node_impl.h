@@ -13,7 +13,8 @@
 // Threads: the loop thread (everything in the "loop only" section, and the
 // connections of the default HTTP transport, which runs on io_), the apply thread
 // (the StateMachine), the snapshot thread (a taken snapshot's fsyncs), the log store's
-// threads, and those of a transport given in the options. Public entry points only queue work and post to the loop.
+// threads, and those of a transport given in the options. Public entry points only
+// queue work and post to the loop.
 #pragma once
 
 #include <atomic>
