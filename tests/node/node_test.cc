@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -354,24 +355,47 @@ TEST(Node, ReadBarrierWaitsForASlowStateMachine) {
   }
 }
 
+// Options of a one-node cluster on `hub`, for the tests of option checks.
+NodeOptions lone_node_options(testing::LocalHub& hub) {
+  NodeOptions o;
+  o.id = 1;
+  o.initial_cluster = {Peer{1, "", "", ""}};
+  o.tick_interval = 5ms;
+  o.heartbeat_interval = 10ms;
+  o.election_timeout = 50ms;
+  o.log_store = std::make_shared<MemoryLogStore>();
+  o.snapshot_store = std::make_shared<MemorySnapshotStore>();
+  o.transport = std::make_shared<testing::LocalTransport>(hub, 1);
+  return o;
+}
+
 TEST(Node, LeaseDriftMarginMustBeShorterThanTheElectionTimeout) {
   for (const auto margin : {std::chrono::milliseconds(-1), std::chrono::milliseconds(50)}) {
-    NodeOptions o;
-    o.id = 1;
-    o.initial_cluster = {Peer{1, "", "", ""}};
-    o.tick_interval = 5ms;
-    o.heartbeat_interval = 10ms;
-    o.election_timeout = 50ms;
-    o.lease_drift_margin = margin;
-    o.log_store = std::make_shared<MemoryLogStore>();
-    o.snapshot_store = std::make_shared<MemorySnapshotStore>();
     testing::LocalHub hub;
-    o.transport = std::make_shared<testing::LocalTransport>(hub, 1);
+    NodeOptions o = lone_node_options(hub);
+    o.lease_drift_margin = margin;
     auto opened = Node::open(o, std::make_shared<KvMachine>(), NodeEvents{});
     ASSERT_FALSE(opened.ok()) << margin.count();
     EXPECT_EQ(opened.error().code, ErrorCode::kInvalidArgument);
     EXPECT_NE(opened.error().message.find("lease_drift_margin"), std::string::npos) << opened.error().message;
   }
+}
+
+TEST(Node, SnapshotLogRatioMustBeBetween0And1e6) {
+  for (const double ratio : {-1.0, std::nan(""), 1e7}) {
+    testing::LocalHub hub;
+    NodeOptions o = lone_node_options(hub);
+    o.snapshot_log_ratio = ratio;
+    auto opened = Node::open(o, std::make_shared<KvMachine>(), NodeEvents{});
+    ASSERT_FALSE(opened.ok()) << ratio;
+    EXPECT_EQ(opened.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(opened.error().message.find("snapshot_log_ratio"), std::string::npos) << opened.error().message;
+  }
+  testing::LocalHub hub;
+  NodeOptions o = lone_node_options(hub);
+  o.snapshot_log_ratio = 0;
+  auto opened = Node::open(o, std::make_shared<KvMachine>(), NodeEvents{});
+  EXPECT_TRUE(opened.ok()) << opened.error().message;
 }
 
 TEST(Node, LeaderFailureElectsAnotherAndKeepsData) {
