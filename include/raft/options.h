@@ -87,8 +87,9 @@ struct NodeOptions {
   /// costs about the state's size in writes, so a small state is snapshotted every
   /// `snapshot_threshold_entries`, while a large one is not rewritten for every few
   /// entries: its share of the disk's writes stays under 1/(1 + ratio), and the log
-  /// kept on disk within about ratio times the state. Default: 4.
-  double snapshot_log_ratio = 4;
+  /// kept on disk within about ratio times the state. A higher ratio keeps more log
+  /// (and more of it in the log's memory cache) and snapshots less often. Default: 16.
+  double snapshot_log_ratio = 16;
 
   /// Default consistency of read_barrier(). Default: linearizable (ReadIndex).
   ReadConsistency read_consistency = ReadConsistency::kLinearizable;
