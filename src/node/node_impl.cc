@@ -968,7 +968,7 @@ void NodeImpl::start_snapshot(std::function<void(Result<Index>)> done) {
     return;
   }
   snapshot_in_progress_ = true;
-  const std::uint64_t bytes_at_index = dispatched_bytes_;
+  dispatched_bytes_at_snapshot_in_progress_ = dispatched_bytes_;
   pb::SnapshotMetadata metadata;
   metadata.set_index(dispatched_index_);
   metadata.set_term(dispatched_term_);
@@ -977,10 +977,10 @@ void NodeImpl::start_snapshot(std::function<void(Result<Index>)> done) {
   // metadata.index() when save() is called. The snapshot's fsyncs and rename then run
   // on the snapshot thread: under load they took tens of milliseconds, and every
   // answer waited for them while they ran on the apply thread.
-  apply_->post([this, metadata, bytes_at_index, done = std::move(done)]() mutable {
+  apply_->post([this, metadata, done = std::move(done)]() mutable {
     if (sm_applied_ != metadata.index()) {
       return snapshot_finished(error(ErrorCode::kInProgress, "state machine is not at the snapshot index yet"),
-                               bytes_at_index, std::move(done));
+                               std::move(done));
     }
     std::shared_ptr<SnapshotWriter> writer;
     try {
@@ -991,9 +991,9 @@ void NodeImpl::start_snapshot(std::function<void(Result<Index>)> done) {
       buffer.flush();
     } catch (const std::exception& e) {
       return snapshot_finished(error(ErrorCode::kStorage, std::string("snapshot failed: ") + e.what()),
-                               bytes_at_index, std::move(done));
+                               std::move(done));
     }
-    snapshot_commits_->post([this, writer = std::move(writer), bytes_at_index, done = std::move(done)]() mutable {
+    snapshot_commits_->post([this, writer = std::move(writer), done = std::move(done)]() mutable {
       Result<pb::SnapshotMetadata> result = error(ErrorCode::kInternal, "snapshot not taken");
       try {
         result = writer->commit();
@@ -1001,14 +1001,13 @@ void NodeImpl::start_snapshot(std::function<void(Result<Index>)> done) {
         result = error(ErrorCode::kStorage, std::string("snapshot failed: ") + e.what());
       }
       writer.reset();  // an uncommitted writer removes its file here, not on the loop
-      snapshot_finished(std::move(result), bytes_at_index, std::move(done));
+      snapshot_finished(std::move(result), std::move(done));
     });
   });
 }
 
-void NodeImpl::snapshot_finished(Result<pb::SnapshotMetadata> result, std::uint64_t bytes_at_index,
-                                 std::function<void(Result<Index>)> done) {
-  boost::asio::post(io_, [this, bytes_at_index, result = std::move(result), done = std::move(done)]() mutable {
+void NodeImpl::snapshot_finished(Result<pb::SnapshotMetadata> result, std::function<void(Result<Index>)> done) {
+  boost::asio::post(io_, [this, result = std::move(result), done = std::move(done)]() mutable {
     snapshot_in_progress_ = false;
     if (!result.ok()) {
       log(result.error().message);
@@ -1017,7 +1016,7 @@ void NodeImpl::snapshot_finished(Result<pb::SnapshotMetadata> result, std::uint6
     }
     if (result.value().index() > last_snapshot_index_) {
       last_snapshot_bytes_ = result.value().size_bytes();
-      dispatched_bytes_at_snapshot_ = bytes_at_index;
+      dispatched_bytes_at_snapshot_ = dispatched_bytes_at_snapshot_in_progress_;
     }
     on_snapshot_taken(result.value(), std::move(done));
   });

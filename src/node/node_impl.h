@@ -157,10 +157,8 @@ class NodeImpl final : public TransportHandler {
   void sync_configuration();
   void maybe_auto_snapshot();
   void start_snapshot(std::function<void(Result<Index>)> done);
-  // Any thread: hands the outcome of a snapshot (taken at a point where
-  // `bytes_at_index` command bytes had been dispatched) back to the loop.
-  void snapshot_finished(Result<pb::SnapshotMetadata> result, std::uint64_t bytes_at_index,
-                         std::function<void(Result<Index>)> done);
+  // Any thread: hands the outcome of the snapshot in progress back to the loop.
+  void snapshot_finished(Result<pb::SnapshotMetadata> result, std::function<void(Result<Index>)> done);
   void on_snapshot_taken(const pb::SnapshotMetadata& metadata, std::function<void(Result<Index>)> done);
   void fail_storage(const std::string& why);
   void fail_everything(ErrorCode code, const std::string& why);
@@ -218,9 +216,12 @@ class NodeImpl final : public TransportHandler {
   Index last_snapshot_index_ = 0;
   std::uint64_t last_snapshot_bytes_ = 0;  // its size; 0 when unknown
   // Command bytes handed to the apply thread since start-up, and their count at the
-  // last snapshot's index: their difference is what snapshot_log_ratio weighs.
+  // last snapshot's index: their difference is what snapshot_log_ratio weighs. The
+  // count at the index of the snapshot in progress (one at a time) replaces the
+  // latter once that snapshot is committed.
   std::uint64_t dispatched_bytes_ = 0;
   std::uint64_t dispatched_bytes_at_snapshot_ = 0;
+  std::uint64_t dispatched_bytes_at_snapshot_in_progress_ = 0;
   bool snapshot_in_progress_ = false;
   std::string storage_failure_;
   int ticks_since_expiry_scan_ = 0;
