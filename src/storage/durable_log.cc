@@ -43,6 +43,8 @@ Result<std::shared_ptr<DurableLog>> DurableLog::open(DurableLogOptions options) 
   if (options.max_segment_bytes == 0) return invalid("DurableLogOptions.max_segment_bytes is 0");
   std::shared_ptr<DurableLog> log(new DurableLog(std::move(options)));
   if (Status s = log->recover(); !s.ok()) return s.error();
+  log->remover_ = std::make_unique<SegmentRemover>(*log->env_, log->options_.dir, log->options_.removal_step_bytes,
+                                                   [raw = log.get()](const Error& error) { raw->fail(error); });
   log->completer_ = std::thread([raw = log.get()] {
     util::name_this_thread("raft-walcb");
     raw->completer_loop();
@@ -109,7 +111,7 @@ Status DurableLog::recover() {
       if (Status s = open_file_->sync(); !s.ok()) return s;
     }
   }
-  if (Status s = remove_obsolete_segments(image.install_seq, &recovery_.removed_segments); !s.ok()) return s;
+  if (Status s = remove_leftover_segments(image.install_seq); !s.ok()) return s;
 
   // Warm the cache with the newest entries.
   const Index last_index = base_.index() + index_.size();
@@ -209,26 +211,35 @@ Status DurableLog::roll_segment() {
   return create_open_segment(open_seq_ + 1);
 }
 
-Status DurableLog::remove_obsolete_segments(std::uint64_t install_seq, std::vector<std::string>* removed) {
+std::vector<ObsoleteSegment> DurableLog::take_obsolete_segments(std::uint64_t install_seq) {
+  std::vector<ObsoleteSegment> doomed;
+  std::lock_guard lock(mu_);
+  while (!segments_.empty()) {
+    auto it = segments_.begin();
+    const Segment& segment = it->second;
+    if (segment.name.open || it->first == open_seq_) break;
+    // Obsolete: before an install-snapshot record (the whole log was replaced), or
+    // holding nothing above the snapshot point. Only a prefix is removed, so
+    // replay always starts from a segment header and continues without gaps.
+    if (it->first >= install_seq && segment.name.last_index > base_.index()) break;
+    doomed.push_back(ObsoleteSegment{it->first, segment.file_name, segment.file});
+    segments_.erase(it);
+  }
+  return doomed;
+}
+
+Status DurableLog::remove_leftover_segments(std::uint64_t install_seq) {
   std::vector<std::string> doomed;
-  {
-    std::lock_guard lock(mu_);
-    while (!segments_.empty()) {
-      auto it = segments_.begin();
-      const Segment& segment = it->second;
-      if (segment.name.open || it->first == open_seq_) break;
-      // Obsolete: before an install-snapshot record (the whole log was replaced), or
-      // holding nothing above the snapshot point. Only a prefix is removed, so
-      // replay always starts from a segment header and continues without gaps.
-      if (it->first >= install_seq && segment.name.last_index > base_.index()) break;
-      doomed.push_back(segment.file_name);
-      segments_.erase(it);
-    }
+  for (const ObsoleteSegment& segment : take_obsolete_segments(install_seq)) doomed.push_back(segment.file_name);
+  Result<std::vector<std::string>> names = env_->list(options_.dir);
+  if (!names.ok()) return names.error();
+  for (const std::string& name : names.value()) {
+    if (SegmentRemover::is_removing_file_name(name)) doomed.push_back(name);
   }
   if (doomed.empty()) return Ok{};
   for (const std::string& file_name : doomed) {
     if (Status s = env_->remove(join_path(options_.dir, file_name)); !s.ok()) return s;
-    if (removed) removed->push_back(file_name);
+    recovery_.removed_segments.push_back(file_name);
   }
   return env_->sync_dir(options_.dir);
 }
@@ -449,10 +460,8 @@ void DurableLog::process(std::vector<Op>& ops) {
   if (!unsynced_) durable_index_.store(last_index, std::memory_order_release);
 
   // 4. Only now that the compaction or install record is durable: drop the segments
-  //    it made obsolete.
-  if (moves_base) {
-    if (Status s = remove_obsolete_segments(install_seq, nullptr); !s.ok()) fail(s.error());
-  }
+  //    it made obsolete (their files go in the background).
+  if (moves_base) remover_->remove(take_obsolete_segments(install_seq));
 
   // 5. Tell the callers.
   std::vector<Completion> batch;
@@ -621,7 +630,7 @@ Result<Index> DurableLog::write(LogWrite write) {
   std::promise<Result<Index>> promise;
   std::future<Result<Index>> future = promise.get_future();
   write_async(std::move(write), [&promise](const Result<Index>& result) { promise.set_value(result); });
-  return future.get();
+  return finished(future.get());
 }
 
 Result<Index> DurableLog::flush() {
@@ -636,7 +645,14 @@ Result<Index> DurableLog::flush() {
     queue_.push_back(std::move(op));
     queue_cv_.notify_one();
   }
-  return future.get();
+  return finished(future.get());
+}
+
+Result<Index> DurableLog::finished(Result<Index> result) {
+  if (!result.ok()) return result;
+  remover_->wait_idle();
+  if (Status s = status(); !s.ok()) return s.error();  // a removal failed
+  return result;
 }
 
 void DurableLog::close() {
@@ -652,6 +668,7 @@ void DurableLog::close() {
     completion_cv_.notify_one();
   }
   if (completer_.joinable() && completer_.get_id() != std::this_thread::get_id()) completer_.join();
+  if (remover_) remover_->stop();  // after the writer: finishes what it queued
   if (open_file_) {
     if (Status s = open_file_->close(); !s.ok()) fail(s.error());
     open_file_.reset();
@@ -668,6 +685,7 @@ DurableLogStats DurableLog::stats() const {
   std::lock_guard lock(mu_);
   DurableLogStats stats = stats_;
   stats.disk_reads = disk_reads_.load(std::memory_order_relaxed);
+  if (remover_) stats.segments_removed = remover_->removed();
   return stats;
 }
 

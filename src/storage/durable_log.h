@@ -50,6 +50,7 @@
 
 #include "raft/log_store.h"
 #include "src/storage/env.h"
+#include "src/storage/segment_remover.h"
 #include "src/storage/wal_image.h"
 
 namespace raft::storage {
@@ -77,13 +78,20 @@ struct DurableLogOptions {
   // met the stall; the writer thread takes the writes until a sync is fast again.
   // Zero: never write on the caller's thread. Default: 2 ms.
   std::chrono::microseconds caller_write_max_sync{2000};
+  // Segments made obsolete by a compaction are removed on a thread of their own,
+  // shrunk this many bytes at a time with a sync after each step before the unlink,
+  // so that file systems that discard freed blocks online never hold the log's syncs
+  // for long (segment_remover.h has the figures). Zero: unlink each at once (still
+  // off the writer thread). Default: 1 MiB.
+  std::uint64_t removal_step_bytes = 1ull << 20;
 };
 
 // What recovery found and did, for logs and the dump tool.
 struct RecoveryReport {
   std::size_t segments = 0;
   std::optional<TornTail> torn_tail;          // cut off at open
-  std::vector<std::string> removed_segments;  // obsolete, left by a crash mid-compaction
+  // Obsolete, left by a crash mid-compaction or mid-removal (wal-<seq>.removing).
+  std::vector<std::string> removed_segments;
 };
 
 struct DurableLogStats {
@@ -93,6 +101,7 @@ struct DurableLogStats {
   std::uint64_t bytes_written = 0;  // record bytes
   std::uint64_t segments_created = 0;
   std::uint64_t disk_reads = 0;     // entries read back from segments (cache misses)
+  std::uint64_t segments_removed = 0;  // obsolete segments removed since open
 };
 
 class DurableLog final : public LogStore {
@@ -134,13 +143,15 @@ class DurableLog final : public LogStore {
   bool try_write_here(LogWrite& write, std::function<void(const Status&)>& done) override;
   // Drops entries up to and including snapshot.index() (a durable snapshot covers
   // them): a compaction record is synced, then the closed segments wholly below the
-  // point are removed. Ignored unless base < snapshot.index() <= last index when it
-  // runs. Asynchronous; flush() waits for it.
+  // point are removed (in the background: segment_remover.h). Ignored unless
+  // base < snapshot.index() <= last index when it runs. Asynchronous; flush() waits
+  // for it, removals included.
   void compact(const pb::SnapshotMetadata& snapshot) override;
   // Waits until every earlier write and compaction is durable; returns the durable
   // last index or the sticky error.
   Result<Index> flush();
-  // Synchronous write: write_async() and wait.
+  // Synchronous write: write_async() and wait, for the removal of any segments it
+  // made obsolete too.
   Result<Index> write(LogWrite write);
   // Finishes queued work, syncs and stops the writer thread. Later writes fail with
   // kShuttingDown. Idempotent.
@@ -188,8 +199,15 @@ class DurableLog final : public LogStore {
   Status write_segment_header(WritableFile& file, std::uint64_t seq) const;
   Status create_open_segment(std::uint64_t seq);
   Status roll_segment();
-  Status remove_obsolete_segments(std::uint64_t install_seq, std::vector<std::string>* removed);
+  // Drops from segments_ the closed segments wholly obsolete (before an install
+  // record, or entirely at or below the snapshot point), oldest first.
+  std::vector<ObsoleteSegment> take_obsolete_segments(std::uint64_t install_seq);
+  // Recovery: removes at once what a crash left to remove.
+  Status remove_leftover_segments(std::uint64_t install_seq);
   void fail(const Error& error);
+  // What write() and flush() return: `result`, once the removals queued so far are
+  // done, or the error a removal met.
+  Result<Index> finished(Result<Index> result);
   // fdatasync of the open segment, timed into sync_latency_.
   Status sync_open_segment();
   pb::Entry read_entry(const EntryLocation& location, const std::shared_ptr<RandomAccessFile>& file) const;
@@ -245,6 +263,9 @@ class DurableLog final : public LogStore {
   // At most this many callbacks of one batch are called on the writer thread itself.
   static constexpr std::size_t kInlineCallbacks = 4;
   std::thread completer_;
+
+  // Removes the segments compactions made obsolete (started after recovery).
+  std::unique_ptr<SegmentRemover> remover_;
 };
 
 }  // namespace raft::storage

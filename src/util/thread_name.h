@@ -1,6 +1,6 @@
 // Names the calling thread (at most 15 characters show), so top -H, perf and gdb
-// tell raft's threads apart: raft-loop, raft-apply, raft-wal, raft-walcb, raft-net,
-// http-lane.
+// tell raft's threads apart: raft-loop, raft-apply, raft-snap, raft-wal, raft-walcb,
+// raft-walrm, raft-net, http-lane.
 #pragma once
 
 #include <pthread.h>

@@ -35,7 +35,8 @@ DurableLogOptions options_on(std::shared_ptr<Env> env, std::uint64_t max_segment
   o.dir = kDir;
   o.env = std::move(env);
   o.max_segment_bytes = max_segment_bytes;
-  o.max_cache_bytes = 1024;  // exercise disk reads as well
+  o.max_cache_bytes = 1024;      // exercise disk reads as well
+  o.removal_step_bytes = 300;  // and the steps that shrink obsolete segments
   return o;
 }
 

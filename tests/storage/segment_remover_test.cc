@@ -1,0 +1,244 @@
+// How the durable log gets rid of the segments a compaction made obsolete: renamed
+// out of the segments' names first, shrunk in synced steps, unlinked, off the
+// writer's thread; and what recovery does with what a crash left behind.
+#include <algorithm>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "src/storage/durable_log.h"
+#include "src/storage/fault_injection_env.h"
+#include "src/storage/segment.h"
+#include "src/storage/segment_remover.h"
+#include "tests/storage/test_util.h"
+
+namespace raft::storage {
+namespace {
+
+using testing::append_write;
+using testing::make_entry;
+using testing::make_point;
+
+constexpr const char* kDir = "/wal";
+
+std::string base_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// The fault-injecting Env, with every call that changes the disk written down as
+// one line ("truncate wal-0000000001.removing 3000").
+class RecordingEnv final : public Env {
+ public:
+  std::vector<std::string> calls() const {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  void clear() {
+    std::lock_guard lock(mu_);
+    calls_.clear();
+  }
+  FaultInjectionEnv& inner() { return inner_; }
+
+  Result<std::unique_ptr<WritableFile>> open_writable(const std::string& path, bool truncate) override {
+    Result<std::unique_ptr<WritableFile>> file = inner_.open_writable(path, truncate);
+    if (!file.ok()) return file;
+    return std::unique_ptr<WritableFile>(std::make_unique<File>(this, std::move(file.value())));
+  }
+  Result<std::unique_ptr<RandomAccessFile>> open_readable(const std::string& path) override {
+    return inner_.open_readable(path);
+  }
+  Status rename(const std::string& from, const std::string& to) override {
+    record("rename " + base_name(from) + " " + base_name(to));
+    return inner_.rename(from, to);
+  }
+  Status remove(const std::string& path) override {
+    record("remove " + base_name(path));
+    return inner_.remove(path);
+  }
+  Result<std::vector<std::string>> list(const std::string& dir) override { return inner_.list(dir); }
+  Status create_dir(const std::string& dir) override { return inner_.create_dir(dir); }
+  Status sync_dir(const std::string& dir) override {
+    record("sync_dir");
+    return inner_.sync_dir(dir);
+  }
+  bool exists(const std::string& path) override { return inner_.exists(path); }
+
+ private:
+  class File final : public WritableFile {
+   public:
+    File(RecordingEnv* env, std::unique_ptr<WritableFile> inner) : env_(env), inner_(std::move(inner)) {}
+    Status append(std::string_view data) override { return inner_->append(data); }
+    Status write_at(std::uint64_t offset, std::string_view data) override { return inner_->write_at(offset, data); }
+    Status sync_data() override {
+      env_->record("sync_data " + base_name(path()));
+      return inner_->sync_data();
+    }
+    Status sync() override {
+      env_->record("sync " + base_name(path()));
+      return inner_->sync();
+    }
+    Status truncate(std::uint64_t size_bytes) override {
+      env_->record("truncate " + base_name(path()) + " " + std::to_string(size_bytes));
+      return inner_->truncate(size_bytes);
+    }
+    Status allocate(std::uint64_t size_bytes) override { return inner_->allocate(size_bytes); }
+    Result<std::uint64_t> size() const override { return inner_->size(); }
+    Status close() override { return inner_->close(); }
+    const std::string& path() const override { return inner_->path(); }
+
+   private:
+    RecordingEnv* env_;
+    std::unique_ptr<WritableFile> inner_;
+  };
+
+  void record(std::string call) {
+    std::lock_guard lock(mu_);
+    calls_.push_back(std::move(call));
+  }
+
+  FaultInjectionEnv inner_;
+  mutable std::mutex mu_;
+  std::vector<std::string> calls_;
+};
+
+class SegmentRemoverTest : public ::testing::Test {
+ protected:
+  DurableLogOptions options(std::uint64_t removal_step_bytes) {
+    DurableLogOptions o;
+    o.dir = kDir;
+    o.env = env_;
+    o.max_segment_bytes = 4096;
+    o.removal_step_bytes = removal_step_bytes;
+    return o;
+  }
+  // 120 entries of 100 bytes: about four segments of 4 KiB.
+  std::shared_ptr<DurableLog> open_filled(std::uint64_t removal_step_bytes) {
+    auto log = testing::open_log(options(removal_step_bytes));
+    for (Index i = 1; i <= 120; ++i) EXPECT_TRUE(log->write(append_write({make_entry(i, 1, 100)})).ok());
+    return log;
+  }
+  std::vector<std::string> files() { return env_->inner().list(kDir).value(); }
+  // The closed segments wholly at or below `index`, oldest first.
+  std::vector<SegmentName> closed_segments_up_to(Index index) {
+    std::vector<SegmentName> out;
+    for (const std::string& name : files()) {
+      std::optional<SegmentName> parsed = parse_segment_file_name(name);
+      if (parsed && !parsed->open && parsed->last_index <= index) out.push_back(*parsed);
+    }
+    return out;
+  }
+
+  std::shared_ptr<RecordingEnv> env_ = std::make_shared<RecordingEnv>();
+};
+
+TEST_F(SegmentRemoverTest, AnObsoleteSegmentIsRenamedShrunkInSyncedStepsAndUnlinked) {
+  auto log = open_filled(1000);
+  const std::vector<SegmentName> doomed = closed_segments_up_to(100);
+  ASSERT_GE(doomed.size(), 2u);
+  const std::uint64_t first_bytes = env_->inner().contents(std::string(kDir) + "/" + segment_file_name(doomed[0])).size();
+  env_->clear();
+
+  log->compact(make_point(100, 1));
+  ASSERT_TRUE(log->flush().ok());
+
+  // Everything after the compaction record's sync, for the oldest segment.
+  const std::string removing = SegmentRemover::removing_file_name(doomed[0].seq);
+  std::vector<std::string> expected = {"rename " + segment_file_name(doomed[0]) + " " + removing, "sync_dir"};
+  for (std::uint64_t size = first_bytes; size > 1000;) {
+    size -= 1000;
+    expected.push_back("truncate " + removing + " " + std::to_string(size));
+    expected.push_back("sync_data " + removing);
+  }
+  expected.push_back("remove " + removing);
+  const std::vector<std::string> calls = env_->calls();
+  auto start = std::find(calls.begin(), calls.end(), expected.front());
+  ASSERT_NE(start, calls.end()) << "no rename of " << segment_file_name(doomed[0]);
+  ASSERT_GE(static_cast<std::size_t>(calls.end() - start), expected.size());
+  EXPECT_EQ(std::vector<std::string>(start, start + static_cast<std::ptrdiff_t>(expected.size())), expected);
+
+  // The next one goes the same way, after it: oldest first, one at a time.
+  const std::string next = "rename " + segment_file_name(doomed[1]) + " " +
+                           SegmentRemover::removing_file_name(doomed[1].seq);
+  EXPECT_NE(std::find(start + static_cast<std::ptrdiff_t>(expected.size()), calls.end(), next), calls.end());
+
+  EXPECT_EQ(log->stats().segments_removed, doomed.size());
+  for (const std::string& name : files()) {
+    EXPECT_FALSE(SegmentRemover::is_removing_file_name(name)) << name;
+    std::optional<SegmentName> parsed = parse_segment_file_name(name);
+    ASSERT_TRUE(parsed) << name;
+    EXPECT_TRUE(parsed->open || parsed->last_index > 100) << name;
+  }
+  EXPECT_EQ(log->first_index(), 101u);
+  EXPECT_EQ(testing::all_entries(*log).size(), 20u);
+}
+
+TEST_F(SegmentRemoverTest, StepZeroUnlinksAtOnce) {
+  auto log = open_filled(0);
+  const std::size_t doomed = closed_segments_up_to(100).size();
+  ASSERT_GE(doomed, 1u);
+  env_->clear();
+  log->compact(make_point(100, 1));
+  ASSERT_TRUE(log->flush().ok());
+  std::size_t renames = 0;
+  for (const std::string& call : env_->calls()) {
+    EXPECT_FALSE(call.starts_with("truncate")) << call;
+    if (call.starts_with("rename")) ++renames;
+  }
+  EXPECT_EQ(renames, doomed);
+  EXPECT_EQ(log->stats().segments_removed, doomed);
+}
+
+TEST_F(SegmentRemoverTest, RecoveryRemovesWhatACrashMidRemovalLeft) {
+  {
+    auto log = open_filled(1000);
+    log->close();
+  }
+  // A crash between a rename and the unlink leaves a half-shrunk file under the
+  // removing name: never read as a segment, removed at the next open.
+  const std::string leftover = SegmentRemover::removing_file_name(0);
+  env_->inner().set_contents(std::string(kDir) + "/" + leftover, std::string(1500, 'x'));
+  auto log = testing::open_log(options(1000));
+  ASSERT_NE(log, nullptr);
+  const std::vector<std::string>& removed = log->recovery().removed_segments;
+  EXPECT_NE(std::find(removed.begin(), removed.end(), leftover), removed.end());
+  for (const std::string& name : files()) EXPECT_NE(name, leftover);
+  EXPECT_EQ(log->first_index(), 1u);
+  EXPECT_EQ(log->last_index(), 120u);
+}
+
+TEST_F(SegmentRemoverTest, ACrashAtAnyStepOfARemovalLosesNothing) {
+  // The ops of the whole run: fill, compact, remove.
+  std::uint64_t fill_ops = 0;
+  std::uint64_t total_ops = 0;
+  {
+    auto log = open_filled(1000);
+    fill_ops = env_->inner().mutating_ops();
+    log->compact(make_point(100, 1));
+    ASSERT_TRUE(log->flush().ok());
+    total_ops = env_->inner().mutating_ops();
+  }
+  ASSERT_GT(total_ops, fill_ops + 8) << "the removal should take several steps";
+  for (std::uint64_t crash_at = fill_ops; crash_at <= total_ops; ++crash_at) {
+    env_ = std::make_shared<RecordingEnv>();
+    {
+      auto log = open_filled(1000);
+      ASSERT_EQ(env_->inner().mutating_ops(), fill_ops);
+      env_->inner().freeze_after_ops(crash_at - fill_ops);
+      log->compact(make_point(100, 1));
+      (void)log->flush();
+      env_->inner().crash();
+    }
+    Result<std::shared_ptr<DurableLog>> reopened = DurableLog::open(options(1000));
+    ASSERT_TRUE(reopened.ok()) << "crash at op " << crash_at << ": " << reopened.error().message;
+    DurableLog& log = *reopened.value();
+    EXPECT_TRUE(log.first_index() == 1 || log.first_index() == 101) << "crash at op " << crash_at;
+    EXPECT_EQ(log.last_index(), 120u) << "crash at op " << crash_at;
+    EXPECT_EQ(testing::all_entries(log).size(), 121 - log.first_index()) << "crash at op " << crash_at;
+    for (const std::string& name : files()) {
+      EXPECT_FALSE(SegmentRemover::is_removing_file_name(name)) << "crash at op " << crash_at << ": " << name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace raft::storage
