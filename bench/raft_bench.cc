@@ -6,6 +6,7 @@
 //
 //   raft-bench wal [--sizes ..] [--appenders ..]   the durable log alone (wal_bench.cc)
 //   raft-bench floor                                fdatasync and loopback latency (floor_bench.cc)
+//   raft-bench removal                              sync stalls while segments are removed (removal_bench.cc)
 //   raft-bench [--nodes 3] [--storage memory|wal] [--transport local|http]
 //              [--sizes 100,1024] [--concurrency 1,16,64,256] [--seconds 5]
 //
@@ -32,6 +33,7 @@
 #include <thread>
 
 #include "bench/floor_bench.h"
+#include "bench/removal_bench.h"
 #include "bench/parse_list.h"
 #include "bench/wal_bench.h"
 #include "raft/memory_stores.h"
@@ -295,6 +297,7 @@ Point run_point(const Cluster& cluster, raft::Node& leader, std::size_t size, st
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "wal") return raft::bench::wal_bench_main(argc - 1, argv + 1);
   if (argc > 1 && std::string_view(argv[1]) == "floor") return raft::bench::floor_bench_main(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "removal") return raft::bench::removal_bench_main(argc - 1, argv + 1);
   int child_id = 0;  // `raft-bench node N <flags>`: a child of --processes
   if (argc > 2 && std::string_view(argv[1]) == "node") {
     child_id = std::atoi(argv[2]);
