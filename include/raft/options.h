@@ -88,8 +88,8 @@ struct NodeOptions {
   /// `snapshot_threshold_entries`, while a large one is not rewritten for every few
   /// entries: its share of the disk's writes stays under 1/(1 + ratio), and the log
   /// kept on disk within about ratio times the state. A higher ratio keeps more log
-  /// (and more of it in the log's memory cache) and snapshots less often. Default: 16.
-  double snapshot_log_ratio = 16;
+  /// (and more of it in the log's memory cache) and snapshots less often. Default: 4.
+  double snapshot_log_ratio = 4;
 
   /// Default consistency of read_barrier(). Default: linearizable (ReadIndex).
   ReadConsistency read_consistency = ReadConsistency::kLinearizable;

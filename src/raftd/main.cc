@@ -38,7 +38,7 @@ struct Flags {
   int tick_ms = 10;
   std::uint64_t snapshot_threshold = 10000;
   std::uint64_t snapshot_trailing = 1000;
-  double snapshot_log_ratio = 16;
+  double snapshot_log_ratio = 4;
   int request_timeout_ms = 5000;
   std::size_t max_value_bytes = 1 << 20;
   std::uint32_t max_inflight_appends = 256;
