@@ -51,4 +51,24 @@ std::string join_path(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+Status remove_in_steps(Env& env, const std::string& path, std::uint64_t step_bytes) {
+  if (step_bytes > 0) {
+    Result<std::unique_ptr<WritableFile>> opened = env.open_writable(path, /*truncate=*/false);
+    if (!opened.ok()) return opened.error();
+    WritableFile& file = *opened.value();
+    Result<std::uint64_t> size = file.size();
+    if (!size.ok()) return size.error();
+    std::uint64_t remaining = size.value();
+    while (remaining > step_bytes) {
+      remaining -= step_bytes;
+      if (Status s = file.truncate(remaining); !s.ok()) return s;
+      // The sync ends this step's journal transaction, so its discards are this
+      // step's only.
+      if (Status s = file.sync_data(); !s.ok()) return s;
+    }
+    if (Status s = file.close(); !s.ok()) return s;
+  }
+  return env.remove(path);
+}
+
 }  // namespace raft::storage

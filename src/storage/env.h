@@ -95,4 +95,13 @@ Status read_whole_file(Env& env, const std::string& path, std::string* out);
 // "dir/name"
 std::string join_path(const std::string& dir, const std::string& name);
 
+// Removes a file gently: shrinks it `step_bytes` at a time, syncing each step, then
+// unlinks it. On a file system that discards freed blocks online, one unlink of a
+// large file holds every other fsync on the disk while its blocks are discarded;
+// synced steps spread the discards over many small journal commits (figures in
+// segment_remover.h). step_bytes == 0: just unlink.
+// REQUIRES: nobody reads the file (a read would find it cut), and its name is one
+// that recovery removes when found, since a crash can leave it half shrunk.
+Status remove_in_steps(Env& env, const std::string& path, std::uint64_t step_bytes);
+
 }  // namespace raft::storage

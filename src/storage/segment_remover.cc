@@ -86,28 +86,9 @@ Status SegmentRemover::remove_one(ObsoleteSegment& segment) {
   // No new holder can appear: the log dropped the segment before handing it over.
   const bool held_elsewhere = segment.file != nullptr && segment.file.use_count() > 1;
   segment.file.reset();
-  if (step_bytes_ > 0 && !held_elsewhere) {
-    if (Status s = shrink(removing); !s.ok()) return s;
-  }
-  // No directory sync: if the name comes back after a crash, recovery removes it.
-  return env_.remove(removing);
-}
-
-Status SegmentRemover::shrink(const std::string& path) {
-  Result<std::unique_ptr<WritableFile>> opened = env_.open_writable(path, /*truncate=*/false);
-  if (!opened.ok()) return opened.error();
-  WritableFile& file = *opened.value();
-  Result<std::uint64_t> size = file.size();
-  if (!size.ok()) return size.error();
-  std::uint64_t remaining = size.value();
-  while (remaining > step_bytes_) {
-    remaining -= step_bytes_;
-    if (Status s = file.truncate(remaining); !s.ok()) return s;
-    // The sync ends this step's journal transaction, so its discards are this
-    // step's only.
-    if (Status s = file.sync_data(); !s.ok()) return s;
-  }
-  return file.close();
+  // No directory sync after the unlink: if the name comes back after a crash,
+  // recovery removes it.
+  return remove_in_steps(env_, removing, held_elsewhere ? 0 : step_bytes_);
 }
 
 }  // namespace raft::storage

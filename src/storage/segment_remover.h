@@ -73,7 +73,6 @@ class SegmentRemover {
  private:
   void run();
   Status remove_one(ObsoleteSegment& segment);
-  Status shrink(const std::string& path);
 
   Env& env_;
   const std::string dir_;

@@ -16,6 +16,7 @@ constexpr std::size_t kTrailerBytes = 16;
 constexpr std::uint32_t kSnapshotMagic = 0x504e5352;  // "RSNP" little-endian
 constexpr std::string_view kSuffix = ".snap";
 constexpr std::string_view kTmpSuffix = ".snap.tmp";
+constexpr std::string_view kRemovingSuffix = ".snap.removing";
 
 void put_le(std::uint64_t v, int bytes, std::string* out) {
   for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -36,8 +37,9 @@ std::string encode_trailer(std::uint64_t metadata_offset) {
 
 class FileSnapshotReader final : public SnapshotReader {
  public:
-  FileSnapshotReader(std::unique_ptr<RandomAccessFile> file, pb::SnapshotMetadata metadata)
-      : file_(std::move(file)), metadata_(std::move(metadata)) {}
+  FileSnapshotReader(std::unique_ptr<RandomAccessFile> file, pb::SnapshotMetadata metadata,
+                     std::shared_ptr<void> pin)
+      : file_(std::move(file)), metadata_(std::move(metadata)), pin_(std::move(pin)) {}
 
   const pb::SnapshotMetadata& metadata() const override { return metadata_; }
 
@@ -62,6 +64,7 @@ class FileSnapshotReader final : public SnapshotReader {
  private:
   std::unique_ptr<RandomAccessFile> file_;
   pb::SnapshotMetadata metadata_;
+  std::shared_ptr<void> pin_;  // keeps the store from shrinking the file under us
   std::uint64_t offset_ = 0;
   std::uint32_t crc_ = 0;
 };
@@ -189,7 +192,7 @@ Result<SnapshotFileInfo> read_snapshot_info(Env& env, const std::string& dir, co
 Status verify_snapshot(Env& env, const std::string& dir, const SnapshotFileInfo& info) {
   Result<std::unique_ptr<RandomAccessFile>> opened = env.open_readable(join_path(dir, info.file_name));
   if (!opened.ok()) return opened.error();
-  FileSnapshotReader reader(std::move(opened.value()), info.metadata);
+  FileSnapshotReader reader(std::move(opened.value()), info.metadata, nullptr);
   std::string buf(1 << 16, '\0');
   try {
     while (reader.read(buf.data(), buf.size()) > 0) {
@@ -220,8 +223,8 @@ Status FileSnapshotStore::load() {
   bool removed = false;
   for (const std::string& name : names.value()) {
     if (!name.starts_with("snapshot-")) continue;
-    if (name.ends_with(kTmpSuffix)) {
-      // A snapshot that was never committed.
+    if (name.ends_with(kTmpSuffix) || name.ends_with(kRemovingSuffix)) {
+      // A snapshot that was never committed, or one a crash left half removed.
       if (Status s = env_->remove(join_path(options_.dir, name)); !s.ok()) return s;
       removed = true;
       continue;
@@ -260,9 +263,34 @@ Status FileSnapshotStore::committed(SnapshotFileInfo info) {
     }
   }
   if (doomed.empty()) return Ok{};
-  // Readers that opened one of these keep reading it: the data stays until closed.
-  for (const std::string& name : doomed) {
-    if (Status s = env_->remove(join_path(options_.dir, name)); !s.ok()) return s;
+  // A file being read is unlinked whole (the reader keeps its data until it closes
+  // it); any other is first renamed out of the snapshots' names, then shrunk.
+  std::vector<std::string> unlink_whole;
+  std::vector<std::string> shrink;
+  {
+    std::lock_guard lock(mu_);
+    for (const std::string& name : doomed) {
+      auto reader = readers_.find(name);
+      const bool in_use = reader != readers_.end() && !reader->second.expired();
+      if (reader != readers_.end()) readers_.erase(reader);
+      if (in_use || options_.removal_step_bytes == 0) {
+        unlink_whole.push_back(join_path(options_.dir, name));
+        continue;
+      }
+      const std::string removing = join_path(options_.dir, name.substr(0, name.size() - kSuffix.size())) +
+                                   std::string(kRemovingSuffix);
+      if (Status s = env_->rename(join_path(options_.dir, name), removing); !s.ok()) return s;
+      shrink.push_back(removing);
+    }
+  }
+  if (!shrink.empty()) {
+    if (Status s = env_->sync_dir(options_.dir); !s.ok()) return s;
+  }
+  for (const std::string& path : shrink) {
+    if (Status s = remove_in_steps(*env_, path, options_.removal_step_bytes); !s.ok()) return s;
+  }
+  for (const std::string& path : unlink_whole) {
+    if (Status s = env_->remove(path); !s.ok()) return s;
   }
   return env_->sync_dir(options_.dir);
 }
@@ -284,9 +312,19 @@ std::unique_ptr<SnapshotReader> FileSnapshotStore::open_latest() const {
 }
 
 std::unique_ptr<SnapshotReader> FileSnapshotStore::open_snapshot(const SnapshotFileInfo& info) const {
-  Result<std::unique_ptr<RandomAccessFile>> file = env_->open_readable(join_path(options_.dir, info.file_name));
+  std::shared_ptr<void> pin;
+  Result<std::unique_ptr<RandomAccessFile>> file = [&] {
+    std::lock_guard lock(mu_);
+    std::weak_ptr<void>& token = readers_[info.file_name];
+    pin = token.lock();
+    if (!pin) {
+      pin = std::make_shared<char>(0);
+      token = pin;
+    }
+    return env_->open_readable(join_path(options_.dir, info.file_name));
+  }();
   if (!file.ok()) throw std::runtime_error(file.error().message);
-  return std::make_unique<FileSnapshotReader>(std::move(file.value()), info.metadata);
+  return std::make_unique<FileSnapshotReader>(std::move(file.value()), info.metadata, std::move(pin));
 }
 
 std::vector<SnapshotFileInfo> FileSnapshotStore::list() const {

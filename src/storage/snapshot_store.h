@@ -11,12 +11,16 @@
 //
 // Commit is atomic and durable: write to NAME.tmp, fsync, rename to NAME, fsync the
 // directory. Only then are older snapshots beyond `retain_snapshots` removed, so a
-// crash at any point leaves at least one complete snapshot. Leftover .tmp files are
-// removed at open.
+// crash at any point leaves at least one complete snapshot. An old snapshot is
+// renamed to NAME.removing (the directory synced) and then shrunk in synced steps
+// before the unlink (env.h, remove_in_steps), unless a reader has it open: then it
+// is unlinked at once and the reader keeps reading. Leftover .tmp and .removing
+// files are removed at open.
 //
 // Thread-safe: one writer at a time per snapshot, any number of readers.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -37,6 +41,11 @@ struct FileSnapshotStoreOptions {
   // How many committed snapshots to keep (the newest ones). Keeping one older
   // snapshot costs disk but gives an operator a fallback. REQUIRES: >= 1. Default: 2.
   std::size_t retain_snapshots = 2;
+  // Snapshots beyond retention are shrunk this many bytes at a time, each step
+  // synced, before they are unlinked, so that file systems that discard freed blocks
+  // online do not hold the log's syncs while a large file's blocks are discarded.
+  // Zero: unlink at once. Default: 1 MiB.
+  std::uint64_t removal_step_bytes = 1ull << 20;
 };
 
 struct SnapshotFileInfo {
@@ -83,6 +92,10 @@ class FileSnapshotStore final : public SnapshotStore, public std::enable_shared_
   std::shared_ptr<Env> env_owner_;
   mutable std::mutex mu_;
   std::vector<SnapshotFileInfo> snapshots_;  // by index, oldest first
+  // A token per file some reader has open; the readers hold it. A file whose token
+  // is alive is never shrunk. Opening and the decision to shrink both happen under
+  // mu_, so a reader either holds the token first or finds the file renamed away.
+  mutable std::map<std::string, std::weak_ptr<void>> readers_;
 };
 
 }  // namespace raft::storage

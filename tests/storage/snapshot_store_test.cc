@@ -1,10 +1,13 @@
 // FileSnapshotStore: streaming write and read, atomic commit, retention, checksums,
 // crash safety and I/O errors.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "src/storage/fault_injection_env.h"
 #include "src/storage/snapshot_store.h"
 #include "src/util/crc32c.h"
+#include "tests/storage/recording_env.h"
 #include "tests/storage/test_util.h"
 
 namespace raft::storage {
@@ -134,6 +137,63 @@ TEST_F(SnapshotStoreTest, OldSnapshotsBeyondRetentionAreRemovedAfterCommit) {
   EXPECT_EQ(list[0].metadata.index(), 20u);
   EXPECT_EQ(list[1].metadata.index(), 30u);
   EXPECT_EQ(files().size(), 2u);
+}
+
+std::shared_ptr<FileSnapshotStore> open_recorded(std::shared_ptr<testing::RecordingEnv> env, std::uint64_t step) {
+  FileSnapshotStoreOptions o;
+  o.dir = kDir;
+  o.env = std::move(env);
+  o.retain_snapshots = 1;
+  o.removal_step_bytes = step;
+  return FileSnapshotStore::open(o).value();
+}
+
+TEST_F(SnapshotStoreTest, AnOldSnapshotIsRenamedThenShrunkInSyncedStepsThenUnlinked) {
+  auto env = std::make_shared<testing::RecordingEnv>();
+  auto store = open_recorded(env, 1000);
+  put(*store, 10, data_of(4500, 'a'));
+  const std::string old_name = store->list().front().file_name;
+  const std::uint64_t old_bytes = env->inner().contents(std::string(kDir) + "/" + old_name).size();
+  env->clear();
+  put(*store, 20, data_of(10, 'b'));
+
+  const std::string removing = old_name.substr(0, old_name.size() - 5) + ".snap.removing";
+  std::vector<std::string> expected = {"rename " + old_name + " " + removing, "sync_dir"};
+  for (std::uint64_t size = old_bytes; size > 1000;) {
+    size -= 1000;
+    expected.push_back("truncate " + removing + " " + std::to_string(size));
+    expected.push_back("sync_data " + removing);
+  }
+  expected.push_back("remove " + removing);
+  expected.push_back("sync_dir");
+  const std::vector<std::string> calls = env->calls();
+  auto start = std::find(calls.begin(), calls.end(), expected.front());
+  ASSERT_NE(start, calls.end()) << "no rename of " << old_name;
+  EXPECT_EQ(std::vector<std::string>(start, calls.end()), expected);
+  ASSERT_EQ(env->inner().list(kDir).value().size(), 1u);
+  EXPECT_EQ(store->latest()->index(), 20u);
+}
+
+TEST_F(SnapshotStoreTest, ASnapshotBeingReadIsUnlinkedWholeAndReadsToTheEnd) {
+  auto env = std::make_shared<testing::RecordingEnv>();
+  auto store = open_recorded(env, 1000);
+  const std::string data = data_of(4500, 'a');
+  put(*store, 10, data);
+  auto reader = store->open_latest();  // a follower's snapshot stream, say
+  env->clear();
+  put(*store, 20, data_of(10, 'b'));  // pushes index 10 out of retention
+  for (const std::string& call : env->calls()) EXPECT_FALSE(call.starts_with("truncate")) << call;
+  EXPECT_EQ(read_all(*reader), data);  // throws if the data were cut or changed
+  EXPECT_EQ(env->inner().list(kDir).value().size(), 1u);
+}
+
+TEST_F(SnapshotStoreTest, ASnapshotHalfRemovedByACrashIsRemovedAtOpen) {
+  auto store = open();
+  put(*store, 5, "kept");
+  env_->set_contents(std::string(kDir) + "/" + snapshot_file_name(3, 1) + ".removing", "half");
+  auto reopened = open();
+  EXPECT_EQ(reopened->latest()->index(), 5u);
+  for (const std::string& name : files()) EXPECT_EQ(name.find(".removing"), std::string::npos) << name;
 }
 
 TEST_F(SnapshotStoreTest, ExpectedSizeAndChecksumAreVerified) {
