@@ -16,7 +16,9 @@
 // hundreds of waiting callers takes as long as a fast fdatasync). The caller's
 // thread touches the disk only through try_write_here(): the same write done on the
 // caller's thread when the log is idle, for a caller that would only wait for it
-// (a node's event loop under light load: see NodeImpl::persist).
+// (a node's event loop under light load: see NodeImpl::persist). The segments a
+// compaction makes obsolete go to a third thread, which removes them gently
+// (segment_remover.h): the writer never waits for a file system's discards.
 //
 // Read side (raft::LogStorage): served from an in-memory index of every live
 // entry's location (term, segment, offset, size) and a cache of the newest entries
