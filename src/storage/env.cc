@@ -51,6 +51,10 @@ std::string join_path(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+bool worth_removing_in_steps(std::uint64_t size_bytes, std::uint64_t step_bytes) {
+  return step_bytes > 0 && size_bytes / 4 > step_bytes;
+}
+
 Status remove_in_steps(Env& env, const std::string& path, std::uint64_t step_bytes) {
   if (step_bytes > 0) {
     Result<std::unique_ptr<WritableFile>> opened = env.open_writable(path, /*truncate=*/false);

@@ -103,5 +103,9 @@ std::string join_path(const std::string& dir, const std::string& name);
 // REQUIRES: nobody reads the file (a read would find it cut), and its name is one
 // that recovery removes when found, since a crash can leave it half shrunk.
 Status remove_in_steps(Env& env, const std::string& path, std::uint64_t step_bytes);
+// Whether a file of `size_bytes` is worth removing in steps: only one longer than
+// four steps. A smaller file's discards hold the disk too briefly to matter, while
+// the steps and the rename that must precede them add syncs that do.
+bool worth_removing_in_steps(std::uint64_t size_bytes, std::uint64_t step_bytes);
 
 }  // namespace raft::storage

@@ -79,16 +79,23 @@ void SegmentRemover::run() {
 }
 
 Status SegmentRemover::remove_one(ObsoleteSegment& segment) {
-  const std::string removing = join_path(dir_, removing_file_name(segment.seq));
-  if (Status s = env_.rename(join_path(dir_, segment.file_name), removing); !s.ok()) return s;
-  if (Status s = env_.sync_dir(dir_); !s.ok()) return s;
   // Only the last holder may shrink the file: a reader's pread must not find it cut.
   // No new holder can appear: the log dropped the segment before handing it over.
   const bool held_elsewhere = segment.file != nullptr && segment.file.use_count() > 1;
+  bool shrink = !held_elsewhere;
+  if (shrink && segment.file != nullptr) {
+    Result<std::uint64_t> size = segment.file->size();
+    if (!size.ok()) return size.error();
+    shrink = worth_removing_in_steps(size.value(), step_bytes_);
+  }
   segment.file.reset();
+  if (!shrink || step_bytes_ == 0) return env_.remove(join_path(dir_, segment.file_name));
+  const std::string removing = join_path(dir_, removing_file_name(segment.seq));
+  if (Status s = env_.rename(join_path(dir_, segment.file_name), removing); !s.ok()) return s;
+  if (Status s = env_.sync_dir(dir_); !s.ok()) return s;
   // No directory sync after the unlink: if the name comes back after a crash,
   // recovery removes it.
-  return remove_in_steps(env_, removing, held_elsewhere ? 0 : step_bytes_);
+  return remove_in_steps(env_, removing, step_bytes_);
 }
 
 }  // namespace raft::storage

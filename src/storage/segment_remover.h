@@ -19,7 +19,9 @@
 // the log after a crash is always a suffix of segments.
 //
 // A file some reader still holds (a shared_ptr besides ours) is unlinked without
-// shrinking: its reads keep working until the reader lets go.
+// shrinking: its reads keep working until the reader lets go. So is a file of at
+// most four steps (worth_removing_in_steps in env.h), with no rename: its discards
+// are brief, and a crash leaves it to recovery under its segment name.
 #pragma once
 
 #include <condition_variable>

@@ -249,7 +249,7 @@ std::unique_ptr<SnapshotWriter> FileSnapshotStore::create(const pb::SnapshotMeta
 }
 
 Status FileSnapshotStore::committed(SnapshotFileInfo info) {
-  std::vector<std::string> doomed;
+  std::vector<SnapshotFileInfo> doomed;
   {
     std::lock_guard lock(mu_);
     std::erase_if(snapshots_, [&](const SnapshotFileInfo& s) { return s.file_name == info.file_name; });
@@ -258,22 +258,24 @@ Status FileSnapshotStore::committed(SnapshotFileInfo info) {
       return a.metadata.index() < b.metadata.index();
     });
     while (snapshots_.size() > options_.retain_snapshots) {
-      doomed.push_back(snapshots_.front().file_name);
+      doomed.push_back(snapshots_.front());
       snapshots_.erase(snapshots_.begin());
     }
   }
   if (doomed.empty()) return Ok{};
   // A file being read is unlinked whole (the reader keeps its data until it closes
-  // it); any other is first renamed out of the snapshots' names, then shrunk.
+  // it), and so is a small one; any other is first renamed out of the snapshots'
+  // names, then shrunk.
   std::vector<std::string> unlink_whole;
   std::vector<std::string> shrink;
   {
     std::lock_guard lock(mu_);
-    for (const std::string& name : doomed) {
+    for (const SnapshotFileInfo& file : doomed) {
+      const std::string& name = file.file_name;
       auto reader = readers_.find(name);
       const bool in_use = reader != readers_.end() && !reader->second.expired();
       if (reader != readers_.end()) readers_.erase(reader);
-      if (in_use || options_.removal_step_bytes == 0) {
+      if (in_use || !worth_removing_in_steps(file.file_bytes, options_.removal_step_bytes)) {
         unlink_whole.push_back(join_path(options_.dir, name));
         continue;
       }

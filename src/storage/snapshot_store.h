@@ -13,8 +13,9 @@
 // directory. Only then are older snapshots beyond `retain_snapshots` removed, so a
 // crash at any point leaves at least one complete snapshot. An old snapshot is
 // renamed to NAME.removing (the directory synced) and then shrunk in synced steps
-// before the unlink (env.h, remove_in_steps), unless a reader has it open: then it
-// is unlinked at once and the reader keeps reading. Leftover .tmp and .removing
+// before the unlink (env.h, remove_in_steps), unless a reader has it open (then it
+// is unlinked at once and the reader keeps reading) or it is small enough for one
+// unlink (worth_removing_in_steps). Leftover .tmp and .removing
 // files are removed at open.
 //
 // Thread-safe: one writer at a time per snapshot, any number of readers.

@@ -36,7 +36,7 @@ DurableLogOptions options_on(std::shared_ptr<Env> env, std::uint64_t max_segment
   o.env = std::move(env);
   o.max_segment_bytes = max_segment_bytes;
   o.max_cache_bytes = 1024;      // exercise disk reads as well
-  o.removal_step_bytes = 300;  // and the steps that shrink obsolete segments
+  o.removal_step_bytes = 200;  // and the steps that shrink obsolete segments
   return o;
 }
 

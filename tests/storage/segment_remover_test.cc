@@ -2,6 +2,7 @@
 // out of the segments' names first, shrunk in synced steps, unlinked, off the
 // writer's thread; and what recovery does with what a crash left behind.
 #include <algorithm>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,7 @@ class SegmentRemoverTest : public ::testing::Test {
 };
 
 TEST_F(SegmentRemoverTest, AnObsoleteSegmentIsRenamedShrunkInSyncedStepsAndUnlinked) {
-  auto log = open_filled(1000);
+  auto log = open_filled(500);
   const std::vector<SegmentName> doomed = closed_segments_up_to(100);
   ASSERT_GE(doomed.size(), 2u);
   const std::uint64_t first_bytes = env_->inner().contents(std::string(kDir) + "/" + segment_file_name(doomed[0])).size();
@@ -67,8 +68,8 @@ TEST_F(SegmentRemoverTest, AnObsoleteSegmentIsRenamedShrunkInSyncedStepsAndUnlin
   // Everything after the compaction record's sync, for the oldest segment.
   const std::string removing = SegmentRemover::removing_file_name(doomed[0].seq);
   std::vector<std::string> expected = {"rename " + segment_file_name(doomed[0]) + " " + removing, "sync_dir"};
-  for (std::uint64_t size = first_bytes; size > 1000;) {
-    size -= 1000;
+  for (std::uint64_t size = first_bytes; size > 500;) {
+    size -= 500;
     expected.push_back("truncate " + removing + " " + std::to_string(size));
     expected.push_back("sync_data " + removing);
   }
@@ -95,32 +96,39 @@ TEST_F(SegmentRemoverTest, AnObsoleteSegmentIsRenamedShrunkInSyncedStepsAndUnlin
   EXPECT_EQ(testing::all_entries(*log).size(), 20u);
 }
 
-TEST_F(SegmentRemoverTest, StepZeroUnlinksAtOnce) {
-  auto log = open_filled(0);
-  const std::size_t doomed = closed_segments_up_to(100).size();
-  ASSERT_GE(doomed, 1u);
-  env_->clear();
-  log->compact(make_point(100, 1));
-  ASSERT_TRUE(log->flush().ok());
-  std::size_t renames = 0;
-  for (const std::string& call : env_->calls()) {
-    EXPECT_FALSE(call.starts_with("truncate")) << call;
-    if (call.starts_with("rename")) ++renames;
+// Step 0, or a file of at most four steps: one unlink under the segment's own name.
+TEST_F(SegmentRemoverTest, SmallSegmentsAndStepZeroAreUnlinkedAtOnce) {
+  for (const std::uint64_t step : {std::uint64_t{0}, std::uint64_t{2000}}) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    env_ = std::make_shared<RecordingEnv>();
+    auto log = open_filled(step);
+    const std::vector<SegmentName> doomed = closed_segments_up_to(100);
+    ASSERT_GE(doomed.size(), 1u);
+    env_->clear();
+    log->compact(make_point(100, 1));
+    ASSERT_TRUE(log->flush().ok());
+    std::vector<std::string> removes;
+    for (const std::string& call : env_->calls()) {
+      EXPECT_FALSE(call.starts_with("truncate") || call.starts_with("rename")) << call;
+      if (call.starts_with("remove")) removes.push_back(call);
+    }
+    std::vector<std::string> expected;
+    for (const SegmentName& name : doomed) expected.push_back("remove " + segment_file_name(name));
+    EXPECT_EQ(removes, expected);
+    EXPECT_EQ(log->stats().segments_removed, doomed.size());
   }
-  EXPECT_EQ(renames, doomed);
-  EXPECT_EQ(log->stats().segments_removed, doomed);
 }
 
 TEST_F(SegmentRemoverTest, RecoveryRemovesWhatACrashMidRemovalLeft) {
   {
-    auto log = open_filled(1000);
+    auto log = open_filled(500);
     log->close();
   }
   // A crash between a rename and the unlink leaves a half-shrunk file under the
   // removing name: never read as a segment, removed at the next open.
   const std::string leftover = SegmentRemover::removing_file_name(0);
   env_->inner().set_contents(std::string(kDir) + "/" + leftover, std::string(1500, 'x'));
-  auto log = testing::open_log(options(1000));
+  auto log = testing::open_log(options(500));
   ASSERT_NE(log, nullptr);
   const std::vector<std::string>& removed = log->recovery().removed_segments;
   EXPECT_NE(std::find(removed.begin(), removed.end(), leftover), removed.end());
@@ -134,7 +142,7 @@ TEST_F(SegmentRemoverTest, ACrashAtAnyStepOfARemovalLosesNothing) {
   std::uint64_t fill_ops = 0;
   std::uint64_t total_ops = 0;
   {
-    auto log = open_filled(1000);
+    auto log = open_filled(500);
     fill_ops = env_->inner().mutating_ops();
     log->compact(make_point(100, 1));
     ASSERT_TRUE(log->flush().ok());
@@ -144,14 +152,14 @@ TEST_F(SegmentRemoverTest, ACrashAtAnyStepOfARemovalLosesNothing) {
   for (std::uint64_t crash_at = fill_ops; crash_at <= total_ops; ++crash_at) {
     env_ = std::make_shared<RecordingEnv>();
     {
-      auto log = open_filled(1000);
+      auto log = open_filled(500);
       ASSERT_EQ(env_->inner().mutating_ops(), fill_ops);
       env_->inner().freeze_after_ops(crash_at - fill_ops);
       log->compact(make_point(100, 1));
       (void)log->flush();
       env_->inner().crash();
     }
-    Result<std::shared_ptr<DurableLog>> reopened = DurableLog::open(options(1000));
+    Result<std::shared_ptr<DurableLog>> reopened = DurableLog::open(options(500));
     ASSERT_TRUE(reopened.ok()) << "crash at op " << crash_at << ": " << reopened.error().message;
     DurableLog& log = *reopened.value();
     EXPECT_TRUE(log.first_index() == 1 || log.first_index() == 101) << "crash at op " << crash_at;
@@ -161,6 +169,32 @@ TEST_F(SegmentRemoverTest, ACrashAtAnyStepOfARemovalLosesNothing) {
       EXPECT_FALSE(SegmentRemover::is_removing_file_name(name)) << "crash at op " << crash_at << ": " << name;
     }
   }
+}
+
+TEST(SegmentRemoverRealFileSystemTest, ShrinksAndRemovesObsoleteSegmentsOnDisk) {
+  testing::TempDir dir;
+  DurableLogOptions o;
+  o.dir = dir.path() + "/wal";
+  o.max_segment_bytes = 64 << 10;
+  o.removal_step_bytes = 4 << 10;  // 16 synced steps per full segment
+  {
+    auto log = testing::open_log(o);
+    for (Index i = 1; i <= 300; ++i) ASSERT_TRUE(log->write(append_write({make_entry(i, 1, 500)})).ok());
+    log->compact(make_point(250, 1));
+    ASSERT_TRUE(log->flush().ok());
+    EXPECT_GE(log->stats().segments_removed, 1u);
+    for (const auto& file : std::filesystem::directory_iterator(o.dir)) {
+      const std::string name = file.path().filename().string();
+      EXPECT_FALSE(SegmentRemover::is_removing_file_name(name)) << name;
+      std::optional<SegmentName> parsed = parse_segment_file_name(name);
+      ASSERT_TRUE(parsed) << name;
+      EXPECT_TRUE(parsed->open || parsed->last_index > 250) << name;
+    }
+  }
+  auto log = testing::open_log(o);
+  EXPECT_TRUE(log->recovery().removed_segments.empty());
+  EXPECT_EQ(log->first_index(), 251u);
+  EXPECT_EQ(log->last_index(), 300u);
 }
 
 }  // namespace
