@@ -117,7 +117,9 @@ class Node {
   ///@}
 
   /// Membership: add a learner, promote a learner to voter, remove a member. Each
-  /// completes once the change is committed (and applied here).
+  /// completes once the change is committed (and applied here). The core takes one
+  /// change at a time: a call that meets another in flight waits its turn, in call
+  /// order, and fails with kInProgress only if still waiting after request_timeout.
   ///@{
   std::future<Status> add_learner(const Peer& peer);
   std::future<Status> promote(NodeId id);

@@ -265,24 +265,47 @@ void NodeImpl::read_barrier(ReadConsistency consistency, std::function<void(Resu
 void NodeImpl::change_membership(pb::ConfChange change, std::function<void(Status)> done) {
   if (stopped_) return done(error(ErrorCode::kShuttingDown, "node is shutting down"));
   boost::asio::post(io_, [this, change = std::move(change), done = std::move(done)]() mutable {
-    if (!storage_failure_.empty()) return done(error(ErrorCode::kStorage, storage_failure_));
-    if (std::string wrong = surprising_change(change); !wrong.empty()) {
-      return done(error(ErrorCode::kInvalidArgument, wrong));
-    }
-    std::string why;
-    const core::ProposeResult result = core_->propose_conf_change(change, &why);
-    if (!result.ok()) {
-      switch (*result.error) {
-        case core::ProposeError::kNotLeader: return done(not_leader_error());
-        case core::ProposeError::kInvalidConfChange: return done(error(ErrorCode::kInvalidArgument, why));
-        default: return done(error(ErrorCode::kInProgress, core::to_string(*result.error)));
-      }
-    }
-    conf_changes_[result.last_index] =
-        PendingConfChange{result.term, std::move(done), Clock::now() + options_.request_timeout};
-    log("proposed membership change at index " + std::to_string(result.last_index));
-    drain();
+    const Clock::time_point deadline = Clock::now() + options_.request_timeout;
+    // Behind changes already waiting, in the order asked.
+    if (waiting_conf_changes_.empty() && try_propose_conf_change(change, done, deadline)) return;
+    waiting_conf_changes_.push_back(WaitingConfChange{std::move(change), std::move(done), deadline});
   });
+}
+
+bool NodeImpl::try_propose_conf_change(pb::ConfChange& change, std::function<void(Status)>& done,
+                                       Clock::time_point deadline) {
+  if (!storage_failure_.empty()) {
+    done(error(ErrorCode::kStorage, storage_failure_));
+    return true;
+  }
+  // Checked against the configuration of the moment: a change that waited may meet
+  // a different one.
+  if (std::string wrong = surprising_change(change); !wrong.empty()) {
+    done(error(ErrorCode::kInvalidArgument, wrong));
+    return true;
+  }
+  std::string why;
+  const core::ProposeResult result = core_->propose_conf_change(change, &why);
+  if (!result.ok()) {
+    switch (*result.error) {
+      case core::ProposeError::kConfChangeInProgress: return false;
+      case core::ProposeError::kNotLeader: done(not_leader_error()); return true;
+      case core::ProposeError::kInvalidConfChange: done(error(ErrorCode::kInvalidArgument, why)); return true;
+      default: done(error(ErrorCode::kInProgress, core::to_string(*result.error))); return true;
+    }
+  }
+  conf_changes_[result.last_index] = PendingConfChange{result.term, std::move(done), deadline};
+  log("proposed membership change at index " + std::to_string(result.last_index));
+  drain();
+  return true;
+}
+
+void NodeImpl::propose_waiting_conf_changes() {
+  while (!waiting_conf_changes_.empty()) {
+    WaitingConfChange& next = waiting_conf_changes_.front();
+    if (!try_propose_conf_change(next.change, next.done, next.deadline)) return;
+    waiting_conf_changes_.pop_front();
+  }
 }
 
 std::string NodeImpl::surprising_change(const pb::ConfChange& change) const {
@@ -698,6 +721,9 @@ void NodeImpl::dispatch_committed(std::vector<pb::Entry>&& entries) {
     }
   }
   dispatched_index_ = entries.back().index();
+  // A committed change, or a new leader's first entry, may be what a waiting
+  // change waits for. Posted: this runs inside a drain.
+  if (!waiting_conf_changes_.empty()) boost::asio::post(io_, [this] { propose_waiting_conf_changes(); });
   dispatched_term_ = entries.back().term();
   {
     std::lock_guard lock(status_mutex_);
@@ -873,6 +899,13 @@ void NodeImpl::expire_requests() {
     conf_changes_.begin()->second.done(timeout);
     conf_changes_.erase(conf_changes_.begin());
   }
+  // Never proposed, so certainly not performed.
+  while (!waiting_conf_changes_.empty() && waiting_conf_changes_.front().deadline <= now) {
+    waiting_conf_changes_.front().done(
+        error(ErrorCode::kInProgress, core::to_string(core::ProposeError::kConfChangeInProgress)));
+    waiting_conf_changes_.pop_front();
+  }
+  propose_waiting_conf_changes();
   const Error read_timeout = error(ErrorCode::kTimeout, "read timed out");
   while (!read_batches_.empty() && read_batches_.begin()->second.deadline <= now) {
     for (auto& waiter : read_batches_.begin()->second.waiters) waiter(read_timeout);
@@ -1065,6 +1098,8 @@ void NodeImpl::fail_everything(ErrorCode code, const std::string& why) {
   proposals_.clear();
   for (auto& [index, c] : conf_changes_) c.done(failure);
   conf_changes_.clear();
+  for (WaitingConfChange& c : waiting_conf_changes_) c.done(failure);
+  waiting_conf_changes_.clear();
   for (auto& [context, batch] : read_batches_) {
     for (auto& waiter : batch.waiters) waiter(failure);
   }

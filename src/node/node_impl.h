@@ -57,6 +57,12 @@ class NodeImpl final : public TransportHandler {
   // The consistency of read_barrier() calls that name none (NodeOptions).
   ReadConsistency default_read_consistency() const { return options_.read_consistency; }
   void change_membership(pb::ConfChange change, std::function<void(Status)> done);
+  // Event loop thread. Proposes `change`, answering `done` or registering it in
+  // conf_changes_; false, with both untouched, while the core refuses any change
+  // (kConfChangeInProgress).
+  bool try_propose_conf_change(pb::ConfChange& change, std::function<void(Status)>& done, Clock::time_point deadline);
+  // Proposes the waiting changes the core takes now, oldest first. Event loop thread.
+  void propose_waiting_conf_changes();
   void promote(NodeId id, std::function<void(Status)> done);
   void update_member(const Peer& peer, std::function<void(Status)> done);
   void transfer_leadership(NodeId to, std::function<void(Result<NodeId>)> done);
@@ -92,6 +98,15 @@ class NodeImpl final : public TransportHandler {
   };
   struct PendingConfChange {
     Term term;
+    std::function<void(Status)> done;
+    Clock::time_point deadline;
+  };
+  // A membership change not yet proposed: the core takes one change at a time, and
+  // none before a new leader's first entry commits. Both clear within a round trip,
+  // so the change waits for them (as hashicorp/raft's leader does) instead of
+  // failing; past its deadline it fails as not performed.
+  struct WaitingConfChange {
+    pb::ConfChange change;
     std::function<void(Status)> done;
     Clock::time_point deadline;
   };
@@ -202,6 +217,7 @@ class NodeImpl final : public TransportHandler {
   std::vector<WriteAfterSends> writes_after_sends_;
   std::map<Index, PendingProposal> proposals_;       // by log index
   std::map<Index, PendingConfChange> conf_changes_;  // by log index
+  std::deque<WaitingConfChange> waiting_conf_changes_;  // oldest first
   std::map<std::string, ReadBatch> read_batches_;    // by read context
   std::multimap<Index, ReadBatch> reads_awaiting_apply_;
   std::uint64_t next_read_context_ = 1;

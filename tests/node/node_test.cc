@@ -506,6 +506,30 @@ TEST(Node, AddingAVoterAsLearnerOrRemovingAStrangerIsRefused) {
   EXPECT_EQ(voters, 3u) << "nothing changed";
 }
 
+// The core takes one membership change at a time; the node queues the others
+// instead of failing them, and checks each against the configuration it meets.
+TEST(Node, MembershipChangesAskedTogetherWaitTheirTurn) {
+  LocalCluster cluster(3);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  Node& node = cluster.node(leader);
+  std::future<Status> add4 = node.add_learner(Peer{4, "n4", "", ""});
+  std::future<Status> add5 = node.add_learner(Peer{5, "n5", "", ""});
+  std::future<Status> remove4 = node.remove(4);  // 4 is a member only once add4 commits
+  for (std::future<Status>* f : {&add4, &add5, &remove4}) {
+    const Status s = f->get();
+    EXPECT_TRUE(s.ok()) << s.error().message;
+  }
+  std::vector<NodeId> learners;
+  std::size_t voters = 0;
+  for (const Member& m : node.status().members) {
+    if (m.voter) ++voters;
+    else learners.push_back(m.peer.id);
+  }
+  EXPECT_EQ(voters, 3u);
+  EXPECT_EQ(learners, std::vector<NodeId>{5});
+}
+
 TEST(Node, ExplicitSnapshotCompactsTheLog) {
   LocalCluster cluster(1);
   const NodeId leader = cluster.wait_for_leader();
