@@ -265,10 +265,10 @@ void NodeImpl::read_barrier(ReadConsistency consistency, std::function<void(Resu
 void NodeImpl::change_membership(pb::ConfChange change, std::function<void(Status)> done) {
   if (stopped_) return done(error(ErrorCode::kShuttingDown, "node is shutting down"));
   boost::asio::post(io_, [this, change = std::move(change), done = std::move(done)]() mutable {
-    const Clock::time_point deadline = Clock::now() + options_.request_timeout;
     // Behind changes already waiting, in the order asked.
-    if (waiting_conf_changes_.empty() && try_propose_conf_change(change, done, deadline)) return;
-    waiting_conf_changes_.push_back(WaitingConfChange{std::move(change), std::move(done), deadline});
+    waiting_conf_changes_.push_back(
+        WaitingConfChange{std::move(change), std::move(done), Clock::now() + options_.request_timeout});
+    propose_waiting_conf_changes();
   });
 }
 
