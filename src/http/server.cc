@@ -1,17 +1,25 @@
 #include "src/http/server.h"
 
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+#include <cerrno>
 #include <chrono>
+#include <climits>
+#include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "src/util/thread_name.h"
@@ -32,6 +40,8 @@ Response json_response(beast_http::status status, std::string body, unsigned ver
 }
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 // The answer as it goes on the wire, in one contiguous buffer: one send, and none of
 // the per-field buffer sequence the generic serializer walks (a visible cost in
@@ -57,44 +67,95 @@ void wire_bytes(Response& response, std::string& out) {
   out += body;
 }
 
-class Session;
-using Clock = std::chrono::steady_clock;
-// The socket type bound to a lane's executor: no type-erased executor per operation.
-using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
+class Lane;
 
-// One io thread, its sessions and the answers waiting for it (see server.h).
-struct Lane {
-  explicit Lane(Clock::duration sweep_every) : sweep_interval(sweep_every) {}
-
-  net::io_context io{1};  // one thread: its sessions need no strand
-  net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(io);
-  std::thread thread;
-  std::mutex mutex;
-  std::vector<std::pair<std::shared_ptr<Session>, Response>> outbox;
-  bool drain_posted = false;  // a drain() is queued and will see the outbox
-  bool closed = false;        // stopped: answers are dropped, new sessions not started
-  // The lane's live sessions: the deadline sweep walks them, and stop() closes them.
-  // Timeouts: each session keeps a deadline, and one timer per lane closes the
-  // sessions past it (a timer per read and write cost more than the reads).
-  const Clock::duration sweep_interval;
-  net::steady_timer sweep_timer{io};
-  std::vector<std::weak_ptr<Session>> sessions;  // lane thread only
-  bool sweeping = true;                          // lane thread only
-
-  // Any thread. Queues the answer; the first answer of a batch posts the drain.
-  void deliver(std::shared_ptr<Session> session, Response&& response) {
-    {
-      std::lock_guard lock(mutex);
-      if (closed) return;
-      outbox.emplace_back(std::move(session), std::move(response));
-      if (drain_posted) return;
-      drain_posted = true;
-    }
-    net::post(io, [this] { drain(); });
+// One client connection. Every field but `id`, `lane` and `server` belongs to the lane
+// thread; other threads only hold the pointer, to hand an answer back to the lane.
+struct Connection {
+  Connection(std::uint64_t connection_id, Lane& owner, int socket) : id(connection_id), lane(owner), fd(socket) {}
+  ~Connection() {
+    if (fd >= 0) ::close(fd);
   }
-  void drain();      // lane thread
-  void sweep();      // lane thread
-  void close_all();  // lane thread: ends the sweep and closes every session
+
+  // kReading: parsing a request. kAnswering: the handler has it, no bytes are read.
+  // kWriting: the answer is going out; the next request is read once it has.
+  enum class Phase { kReading, kAnswering, kWriting };
+
+  const std::uint64_t id;
+  Lane& lane;
+  // Keeps the lanes alive for an answer given after the server is gone (dropped then).
+  std::shared_ptr<const Server::State> server;
+  int fd;  // -1 once closed
+  Phase phase = Phase::kReading;
+  // False only when a receive came back short (or empty) and no readiness edge has
+  // come since: the socket is then known to be drained, so the next read waits for
+  // epoll instead of trying a receive that would fail with EAGAIN.
+  bool maybe_readable = true;
+  bool hung_up = false;  // the client shut its side (or the socket failed): read to the end
+  std::string unparsed;  // bytes received but not yet taken by the parser
+  std::optional<beast_http::request_parser<beast_http::string_body>> parser;
+  std::string out;  // the answer being written
+  std::size_t out_sent = 0;
+  bool close_after_write = false;
+  Clock::time_point deadline = Clock::time_point::max();  // of the pending read or write
+};
+
+// One thread, its epoll set and its connections (see server.h). The lane's own code
+// runs on its thread; adopt(), deliver() and stop() are the only entries from others.
+class Lane {
+ public:
+  Lane(const Server::State& server, const ServerOptions& options);
+  ~Lane();
+  Lane(const Lane&) = delete;
+  Lane& operator=(const Lane&) = delete;
+
+  Status start();
+  // Any thread: hand over an accepted, non-blocking socket.
+  void adopt(int fd);
+  // Any thread: queue an answer. The lane is woken only if it sleeps in epoll_wait
+  // and nobody has woken it yet: one wake-up per batch of answers, none while busy.
+  void deliver(std::shared_ptr<Connection> connection, Response&& response);
+  // Any thread but this lane's: close every connection and join the thread.
+  void stop();
+
+ private:
+  void run();
+  void wake_if_asleep();
+  void register_connection(int fd);
+  void on_event(const epoll_event& event);
+  void read_requests(Connection& connection);
+  void parse(Connection& connection, const char* data, std::size_t size);
+  void dispatch(Connection& connection);
+  void answer(Connection& connection, Response&& response);
+  void write_pending(Connection& connection);
+  void start_request(Connection& connection);
+  void close(Connection& connection);
+  void sweep();
+  int epoll_timeout_ms() const;
+
+  static constexpr std::uint64_t kWakeId = 0;  // the eventfd's tag in the epoll set
+
+  const Server::State& server_;
+  const ServerOptions& options_;
+  const Clock::duration sweep_interval_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::thread thread_;
+
+  std::mutex mutex_;  // guards the three below
+  std::vector<std::pair<std::shared_ptr<Connection>, Response>> outbox_;
+  std::vector<int> incoming_;
+  bool stopping_ = false;
+  // Set under mutex_ once the queues were seen empty, just before epoll_wait; whoever
+  // queues next clears it and writes the eventfd. So a busy lane is never woken.
+  std::atomic<bool> asleep_{false};
+
+  // Lane thread only.
+  std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections_;
+  std::uint64_t next_id_ = kWakeId + 1;
+  Clock::time_point now_ = Clock::now();  // as of the last wake-up: deadlines need no finer clock
+  Clock::time_point next_sweep_ = now_;
+  std::vector<char> read_buffer_ = std::vector<char>(64 * 1024);
 };
 
 }  // namespace
@@ -102,10 +163,7 @@ struct Lane {
 struct Server::State : std::enable_shared_from_this<Server::State> {
   State(net::io_context& io_context, ServerOptions opts, Handler h)
       : io(io_context), options(std::move(opts)), handler(std::move(h)), acceptor(net::make_strand(io_context)) {
-    const auto shortest = std::min(options.read_timeout, options.write_timeout);
-    const Clock::duration sweep_every = std::clamp<Clock::duration>(shortest / 4, std::chrono::milliseconds(5),
-                                                                    std::chrono::seconds(1));
-    for (int i = 0; i < std::max(1, options.threads); ++i) lanes.push_back(std::make_unique<Lane>(sweep_every));
+    for (int i = 0; i < std::max(1, options.threads); ++i) lanes.push_back(std::make_unique<Lane>(*this, options));
   }
 
   void accept();
@@ -121,150 +179,304 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(Socket&& socket, std::shared_ptr<Server::State> server, Lane& lane)
-      : socket_(std::move(socket)), server_(std::move(server)), lane_(lane) {}
+Lane::Lane(const Server::State& server, const ServerOptions& options)
+    : server_(server),
+      options_(options),
+      sweep_interval_(std::clamp<Clock::duration>(std::min(options.read_timeout, options.write_timeout) / 4,
+                                                  std::chrono::milliseconds(5), std::chrono::seconds(1))) {}
 
-  void start() {
-    net::post(lane_.io, [self = shared_from_this()] {
-      {
-        std::lock_guard lock(self->lane_.mutex);
-        if (self->lane_.closed) return;  // stop() came first: the socket closes with us
-      }
-      self->lane_.sessions.push_back(self);
-      self->read();
-    });
+Lane::~Lane() {
+  stop();
+  for (int fd : incoming_) ::close(fd);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
+
+Status Lane::start() {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epoll_fd_ < 0 || wake_fd_ < 0) {
+    return make_error(ErrorCode::kInternal, std::string("http server: cannot create its epoll set: ") + std::strerror(errno));
   }
-
-  // Lane thread.
-  void close() {
-    beast::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+  epoll_event event{};
+  event.events = EPOLLIN;  // level-triggered: stays ready until run() reads it
+  event.data.u64 = kWakeId;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event) != 0) {
+    return make_error(ErrorCode::kInternal, std::string("http server: epoll_ctl: ") + std::strerror(errno));
   }
+  thread_ = std::thread([this] {
+    util::name_this_thread("http-lane");
+    run();
+  });
+  return Ok{};
+}
 
-  // Lane thread. One request is answered at a time, so one buffer serves them all.
-  void write(Response&& response) {
-    const bool keep_alive = response.keep_alive();
-    wire_bytes(response, out_);
-    deadline_ = Clock::now() + server_->options.write_timeout;
-    net::async_write(socket_, net::buffer(out_),
-                     [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
-                       if (ec || !keep_alive) return self->close_now();
-                       self->read();
-                     });
-  }
+void Lane::wake_if_asleep() {
+  if (!asleep_.exchange(false)) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t ignored = ::write(wake_fd_, &one, sizeof one);  // cannot fail short of EBADF
+}
 
-  // Lane thread: closes the connection if a read or write outlived its timeout; the
-  // pending operation then ends with operation_aborted.
-  void expire_if_due(Clock::time_point now) {
-    if (now < deadline_) return;
-    deadline_ = Clock::time_point::max();
-    beast::error_code ignored;
-    socket_.close(ignored);
-  }
-
- private:
-  void read() {
-    parser_.emplace();
-    parser_->body_limit(server_->options.body_limit_bytes);
-    parser_->header_limit(64 * 1024);
-    deadline_ = Clock::now() + server_->options.read_timeout;
-    beast_http::async_read(socket_, buffer_, *parser_,
-                           [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
-  }
-
-  void on_read(beast::error_code ec) {
-    deadline_ = Clock::time_point::max();  // the handler has the request deadline
-    if (ec == beast_http::error::end_of_stream || ec == net::error::operation_aborted ||
-        ec == net::error::bad_descriptor || ec == net::error::connection_reset || ec == net::error::eof) {
-      return close_now();
+void Lane::adopt(int fd) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      ::close(fd);
+      return;
     }
+    incoming_.push_back(fd);
+  }
+  wake_if_asleep();
+}
+
+void Lane::deliver(std::shared_ptr<Connection> connection, Response&& response) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    outbox_.emplace_back(std::move(connection), std::move(response));
+  }
+  // Outside the lock: the woken lane takes the lock first thing.
+  wake_if_asleep();
+}
+
+void Lane::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+    outbox_.clear();
+  }
+  asleep_ = true;  // make sure the wake goes out even if the lane is busy
+  wake_if_asleep();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Lane::run() {
+  std::vector<std::pair<std::shared_ptr<Connection>, Response>> answers;
+  std::vector<int> adopted;
+  std::vector<epoll_event> events(128);
+  for (;;) {
+    bool worked;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) break;
+      answers.swap(outbox_);
+      adopted.swap(incoming_);
+      worked = !answers.empty() || !adopted.empty();
+      asleep_ = !worked;  // whoever queues next sees it and wakes us
+    }
+    int timeout = epoll_timeout_ms();
+    if (worked) {
+      for (int fd : adopted) register_connection(fd);
+      adopted.clear();
+      for (auto& [connection, response] : answers) answer(*connection, std::move(response));
+      answers.clear();
+      // More queued meanwhile: only poll the sockets, so a steady stream of answers
+      // cannot starve the reads. Nothing queued: sleep until an event or a wake-up.
+      std::lock_guard lock(mutex_);
+      if (outbox_.empty() && incoming_.empty()) {
+        asleep_ = true;
+      } else {
+        timeout = 0;
+      }
+    }
+    const int ready = ::epoll_wait(epoll_fd_, events.data(), int(events.size()), timeout);
+    asleep_ = false;
+    now_ = Clock::now();
+    for (int i = 0; i < ready; ++i) on_event(events[std::size_t(i)]);
+    if (now_ >= next_sweep_) sweep();
+  }
+  for (auto& [id, connection] : connections_) {
+    if (connection->fd >= 0) ::close(connection->fd);
+    connection->fd = -1;
+  }
+  connections_.clear();
+}
+
+int Lane::epoll_timeout_ms() const {
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_sweep_ - Clock::now()).count();
+  return int(std::clamp<std::int64_t>(wait, 0, INT_MAX));
+}
+
+void Lane::register_connection(int fd) {
+  auto connection = std::make_shared<Connection>(next_id_++, *this, fd);
+  connection->server = server_.shared_from_this();
+  // Edge-triggered, registered once for the connection's life: no epoll_ctl per request.
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.data.u64 = connection->id;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) return;  // the destructor closes fd
+  connections_.emplace(connection->id, connection);
+  start_request(*connection);
+}
+
+void Lane::on_event(const epoll_event& event) {
+  if (event.data.u64 == kWakeId) {
+    std::uint64_t count;
+    [[maybe_unused]] const ssize_t ignored = ::read(wake_fd_, &count, sizeof count);
+    return;
+  }
+  const auto found = connections_.find(event.data.u64);
+  if (found == connections_.end()) return;  // closed earlier in this batch
+  const std::shared_ptr<Connection> connection = found->second;
+  if (event.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) connection->hung_up = true;
+  if (event.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    connection->maybe_readable = true;
+    if (connection->phase == Connection::Phase::kReading) read_requests(*connection);
+  }
+  if ((event.events & (EPOLLOUT | EPOLLERR)) && connection->phase == Connection::Phase::kWriting) {
+    write_pending(*connection);
+  }
+}
+
+// Reads while a request is wanted and bytes may be waiting. A receive that fills less
+// than the buffer has drained the socket (TCP hands over all it has), and the next
+// arrival raises a new edge; so no receive is spent to learn that nothing is left.
+// Except after a hang-up: its edge may have come with the data, and the end of the
+// stream is only learnt by reading on.
+void Lane::read_requests(Connection& connection) {
+  while (connection.phase == Connection::Phase::kReading && connection.maybe_readable && connection.fd >= 0) {
+    const ssize_t n = ::recv(connection.fd, read_buffer_.data(), read_buffer_.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        connection.maybe_readable = false;
+        return;
+      }
+      return close(connection);  // reset by the client
+    }
+    if (n == 0) return close(connection);  // the client is done (mid-request or not)
+    if (std::size_t(n) < read_buffer_.size() && !connection.hung_up) connection.maybe_readable = false;
+    parse(connection, read_buffer_.data(), std::size_t(n));
+  }
+}
+
+// Feeds bytes to the parser; the ones it cannot take yet (an incomplete header, or the
+// next pipelined request) wait in `unparsed`.
+void Lane::parse(Connection& connection, const char* data, std::size_t size) {
+  std::string held;
+  if (!connection.unparsed.empty()) {
+    held = std::move(connection.unparsed);
+    held.append(data, size);
+    data = held.data();
+    size = held.size();
+  }
+  connection.unparsed.clear();
+  std::size_t used = 0;
+  while (used < size && connection.phase == Connection::Phase::kReading) {
+    beast::error_code ec;
+    used += connection.parser->put(net::buffer(data + used, size - used), ec);
+    if (ec == beast_http::error::need_more) break;
     if (ec == beast_http::error::body_limit) {
-      return write(json_response(beast_http::status::payload_too_large,
-                                 R"({"error":"request body too large"})", 11, false));
+      connection.phase = Connection::Phase::kAnswering;
+      return answer(connection, json_response(beast_http::status::payload_too_large,
+                                              R"({"error":"request body too large"})", 11, false));
     }
     if (ec) {
-      return write(json_response(beast_http::status::bad_request,
-                                 R"({"error":"malformed HTTP request"})", 11, false));
+      connection.phase = Connection::Phase::kAnswering;
+      return answer(connection, json_response(beast_http::status::bad_request,
+                                              R"({"error":"malformed HTTP request"})", 11, false));
     }
-    Request request = parser_->release();
-    const unsigned version = request.version();
-    const bool keep_alive = request.keep_alive();
-    // The handler may answer from any thread: the answer goes through the lane.
-    Responder respond = [self = shared_from_this(), version, keep_alive](Response&& response) {
-      response.version(version);
-      response.keep_alive(keep_alive && response.keep_alive());
-      self->lane_.deliver(self, std::move(response));
-    };
-    try {
-      server_->handler(std::move(request), std::move(respond));
-    } catch (const std::exception& e) {
-      write(json_response(beast_http::status::internal_server_error,
-                          std::string(R"({"error":"internal error"})"), version, false));
+    if (connection.parser->is_done()) {
+      connection.unparsed.assign(data + used, size - used);
+      return dispatch(connection);
     }
   }
-
-  void close_now() {
-    beast::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    socket_.close(ignored);
-  }
-
-  Socket socket_;
-  Clock::time_point deadline_ = Clock::time_point::max();  // of the pending read or write
-  beast::flat_buffer buffer_;
-  std::string out_;  // the answer being written
-  std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
-  std::shared_ptr<Server::State> server_;
-  Lane& lane_;  // owned by server_
-};
-
-void Lane::drain() {
-  std::vector<std::pair<std::shared_ptr<Session>, Response>> batch;
-  {
-    std::lock_guard lock(mutex);
-    batch.swap(outbox);
-    drain_posted = false;
-  }
-  for (auto& [session, response] : batch) session->write(std::move(response));
+  connection.unparsed.assign(data + used, size - used);
 }
 
+void Lane::dispatch(Connection& connection) {
+  Request request = connection.parser->release();
+  connection.parser.reset();
+  connection.phase = Connection::Phase::kAnswering;
+  connection.deadline = Clock::time_point::max();  // the handler has the request deadline
+  const unsigned version = request.version();
+  const bool keep_alive = request.keep_alive();
+  // The handler may answer from any thread: the answer goes through the lane.
+  Responder respond = [self = connections_.at(connection.id), version, keep_alive](Response&& response) {
+    response.version(version);
+    response.keep_alive(keep_alive && response.keep_alive());
+    self->lane.deliver(self, std::move(response));
+  };
+  try {
+    server_.handler(std::move(request), std::move(respond));
+  } catch (const std::exception&) {
+    answer(connection, json_response(beast_http::status::internal_server_error,
+                                     std::string(R"({"error":"internal error"})"), version, false));
+  }
+}
+
+void Lane::answer(Connection& connection, Response&& response) {
+  // A connection closed meanwhile, or a second answer to one request, is dropped.
+  if (connection.fd < 0 || connection.phase != Connection::Phase::kAnswering) return;
+  connection.close_after_write = !response.keep_alive();
+  wire_bytes(response, connection.out);
+  connection.out_sent = 0;
+  connection.phase = Connection::Phase::kWriting;
+  connection.deadline = now_ + options_.write_timeout;
+  write_pending(connection);
+}
+
+void Lane::write_pending(Connection& connection) {
+  while (connection.out_sent < connection.out.size()) {
+    const ssize_t n = ::send(connection.fd, connection.out.data() + connection.out_sent,
+                             connection.out.size() - connection.out_sent, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;  // EPOLLOUT resumes it
+      return close(connection);
+    }
+    connection.out_sent += std::size_t(n);
+  }
+  if (connection.close_after_write) {
+    ::shutdown(connection.fd, SHUT_WR);
+    return close(connection);
+  }
+  start_request(connection);
+}
+
+void Lane::start_request(Connection& connection) {
+  connection.phase = Connection::Phase::kReading;
+  connection.parser.emplace();
+  connection.parser->eager(true);
+  connection.parser->body_limit(options_.body_limit_bytes);
+  connection.parser->header_limit(64 * 1024);
+  connection.deadline = now_ + options_.read_timeout;
+  if (!connection.unparsed.empty()) parse(connection, nullptr, 0);  // a pipelined request
+  read_requests(connection);
+}
+
+void Lane::close(Connection& connection) {
+  if (connection.fd < 0) return;
+  ::close(connection.fd);  // also leaves the epoll set
+  connection.fd = -1;
+  connections_.erase(connection.id);  // answers still held elsewhere find fd < 0
+}
+
+// Closes the connections whose read or write outlived its timeout.
 void Lane::sweep() {
-  if (!sweeping) return;
-  const Clock::time_point now = Clock::now();
-  std::erase_if(sessions, [now](const std::weak_ptr<Session>& weak) {
-    std::shared_ptr<Session> session = weak.lock();
-    if (!session) return true;
-    session->expire_if_due(now);
-    return false;
-  });
-  sweep_timer.expires_after(sweep_interval);
-  sweep_timer.async_wait([this](const beast::error_code& ec) {
-    if (!ec) sweep();
-  });
-}
-
-void Lane::close_all() {
-  sweeping = false;
-  sweep_timer.cancel();
-  for (const std::weak_ptr<Session>& weak : sessions) {
-    if (std::shared_ptr<Session> session = weak.lock()) session->close();
+  std::vector<std::shared_ptr<Connection>> expired;
+  for (const auto& [id, connection] : connections_) {
+    if (connection->deadline <= now_) expired.push_back(connection);
   }
-  sessions.clear();
+  for (const auto& connection : expired) close(*connection);
+  next_sweep_ = now_ + sweep_interval_;
 }
 
 }  // namespace
 
 void Server::State::accept() {
-  Lane& lane = *lanes[next_lane++ % lanes.size()];
-  acceptor.async_accept(lane.io.get_executor(), [self = shared_from_this(), &lane](beast::error_code ec, Socket socket) {
+  acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted) return;
     } else {
       if (self->stopped) return;
-      std::make_shared<Session>(std::move(socket), self, lane)->start();
+      const int fd = socket.release(ec);
+      if (!ec && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0) {
+        self->lanes[self->next_lane++ % self->lanes.size()]->adopt(fd);
+      } else if (!ec) {
+        ::close(fd);
+      }
     }
     self->accept();
   });
@@ -288,11 +500,7 @@ Status Server::start() {
   state_->acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return make_error(ErrorCode::kInvalidArgument, "cannot listen on " + where + ": " + ec.message());
   for (auto& lane : state_->lanes) {
-    net::post(lane->io, [lane = lane.get()] { lane->sweep(); });
-    lane->thread = std::thread([io = &lane->io] {
-      util::name_this_thread("http-lane");
-      io->run();
-    });
+    if (Status s = lane->start(); !s.ok()) return s;
   }
   state_->accept();
   return Ok{};
@@ -309,17 +517,7 @@ void Server::stop() {
     beast::error_code ignored;
     state->acceptor.close(ignored);
   });
-  // Each lane closes its sessions and runs until their aborted operations are done.
-  for (auto& lane : state_->lanes) {
-    {
-      std::lock_guard lock(lane->mutex);
-      lane->closed = true;
-      lane->outbox.clear();
-    }
-    net::post(lane->io, [lane = lane.get()] { lane->close_all(); });
-    lane->work.reset();
-    if (lane->thread.joinable()) lane->thread.join();
-  }
+  for (auto& lane : state_->lanes) lane->stop();
 }
 
 }  // namespace raft::http
