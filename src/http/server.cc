@@ -357,7 +357,7 @@ void Lane::parse(Connection& connection, const char* data, std::size_t size) {
   std::string held;
   if (!connection.unparsed.empty()) {
     held = std::move(connection.unparsed);
-    held.append(data, size);
+    if (size != 0) held.append(data, size);
     data = held.data();
     size = held.size();
   }
