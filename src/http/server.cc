@@ -104,7 +104,7 @@ struct Connection {
 // runs on its thread; adopt(), deliver() and stop() are the only entries from others.
 class Lane {
  public:
-  Lane(const Server::State& server, const ServerOptions& options);
+  explicit Lane(const Server::State& server);
   ~Lane();
   Lane(const Lane&) = delete;
   Lane& operator=(const Lane&) = delete;
@@ -135,8 +135,7 @@ class Lane {
 
   static constexpr std::uint64_t kWakeId = 0;  // the eventfd's tag in the epoll set
 
-  const Server::State& server_;
-  const ServerOptions& options_;
+  const Server::State& server_;  // its options and handler
   const Clock::duration sweep_interval_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
@@ -163,7 +162,7 @@ class Lane {
 struct Server::State : std::enable_shared_from_this<Server::State> {
   State(net::io_context& io_context, ServerOptions opts, Handler h)
       : io(io_context), options(std::move(opts)), handler(std::move(h)), acceptor(net::make_strand(io_context)) {
-    for (int i = 0; i < std::max(1, options.threads); ++i) lanes.push_back(std::make_unique<Lane>(*this, options));
+    for (int i = 0; i < std::max(1, options.threads); ++i) lanes.push_back(std::make_unique<Lane>(*this));
   }
 
   void accept();
@@ -179,10 +178,9 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
 
 namespace {
 
-Lane::Lane(const Server::State& server, const ServerOptions& options)
+Lane::Lane(const Server::State& server)
     : server_(server),
-      options_(options),
-      sweep_interval_(std::clamp<Clock::duration>(std::min(options.read_timeout, options.write_timeout) / 4,
+      sweep_interval_(std::clamp<Clock::duration>(std::min(server.options.read_timeout, server.options.write_timeout) / 4,
                                                   std::chrono::milliseconds(5), std::chrono::seconds(1))) {}
 
 Lane::~Lane() {
@@ -413,7 +411,7 @@ void Lane::answer(Connection& connection, Response&& response) {
   wire_bytes(response, connection.out);
   connection.out_sent = 0;
   connection.phase = Connection::Phase::kWriting;
-  connection.deadline = now_ + options_.write_timeout;
+  connection.deadline = now_ + server_.options.write_timeout;
   write_pending(connection);
 }
 
@@ -439,9 +437,9 @@ void Lane::start_request(Connection& connection) {
   connection.phase = Connection::Phase::kReading;
   connection.parser.emplace();
   connection.parser->eager(true);
-  connection.parser->body_limit(options_.body_limit_bytes);
+  connection.parser->body_limit(server_.options.body_limit_bytes);
   connection.parser->header_limit(64 * 1024);
-  connection.deadline = now_ + options_.read_timeout;
+  connection.deadline = now_ + server_.options.read_timeout;
   if (!connection.unparsed.empty()) parse(connection, nullptr, 0);  // a pipelined request
   read_requests(connection);
 }

@@ -82,14 +82,14 @@ Status SegmentRemover::remove_one(ObsoleteSegment& segment) {
   // Only the last holder may shrink the file: a reader's pread must not find it cut.
   // No new holder can appear: the log dropped the segment before handing it over.
   const bool held_elsewhere = segment.file != nullptr && segment.file.use_count() > 1;
-  bool shrink = !held_elsewhere;
+  bool shrink = !held_elsewhere && step_bytes_ > 0;
   if (shrink && segment.file != nullptr) {
     Result<std::uint64_t> size = segment.file->size();
     if (!size.ok()) return size.error();
     shrink = worth_removing_in_steps(size.value(), step_bytes_);
   }
   segment.file.reset();
-  if (!shrink || step_bytes_ == 0) return env_.remove(join_path(dir_, segment.file_name));
+  if (!shrink) return env_.remove(join_path(dir_, segment.file_name));
   const std::string removing = join_path(dir_, removing_file_name(segment.seq));
   if (Status s = env_.rename(join_path(dir_, segment.file_name), removing); !s.ok()) return s;
   if (Status s = env_.sync_dir(dir_); !s.ok()) return s;
