@@ -527,6 +527,12 @@ void NodeImpl::handle_ready(core::Ready&& ready) {
     last_snapshot_index_ = snapshot.index();
     last_snapshot_bytes_ = snapshot.size_bytes();
     dispatched_bytes_at_snapshot_ = dispatched_bytes_;
+    // Counted before the restore is posted: whoever sees the restored state may read
+    // status() at once (Node.LaggingFollowerCatchesUpThroughSnapshot did, under tsan).
+    {
+      std::lock_guard lock(status_mutex_);
+      ++status_.snapshots_installed;
+    }
     apply_->post([this] {
       try {
         restore_latest_snapshot();
@@ -536,10 +542,6 @@ void NodeImpl::handle_ready(core::Ready&& ready) {
         boost::asio::post(io_, [this, why] { fail_storage(why); });
       }
     });
-    {
-      std::lock_guard lock(status_mutex_);
-      ++status_.snapshots_installed;
-    }
     if (events_.on_snapshot) events_.on_snapshot(snapshot.index());
   }
   if (write) {
