@@ -43,29 +43,27 @@ std::string KvStore::apply(raft::Index index, std::string_view command) {
     result.set_code(pb::KvResult::COMPARE_FAILED);
     return result.SerializeAsString();
   }
-  auto found = index_.find(cmd.key());
-  const bool exists = found != index_.end();
+  auto found = pairs_.find(cmd.key());
+  const bool exists = found != pairs_.end();
   switch (cmd.op()) {
     case pb::KvCommand::PUT:
       if (cmd.create_only() && exists) {
         result.set_code(pb::KvResult::COMPARE_FAILED);
-      } else if (cmd.has_prev_value() && (!exists || found->second->second != cmd.prev_value())) {
+      } else if (cmd.has_prev_value() && (!exists || found->second != cmd.prev_value())) {
         result.set_code(pb::KvResult::COMPARE_FAILED);
       } else if (exists) {
-        found->second->second = std::move(*cmd.mutable_value());
+        found->second = std::move(*cmd.mutable_value());
       } else {
-        const auto pair =
-            data_.emplace(std::move(*cmd.mutable_key()), std::move(*cmd.mutable_value())).first;
-        index_.emplace(pair->first, pair);
+        keys_.insert(cmd.key());
+        pairs_.emplace(std::move(*cmd.mutable_key()), std::move(*cmd.mutable_value()));
       }
       break;
     case pb::KvCommand::DELETE:
       if (!exists) {
         result.set_code(pb::KvResult::NOT_FOUND);
       } else {
-        const Map::iterator pair = found->second;
-        index_.erase(found);  // first: its key is a view of the pair's
-        data_.erase(pair);
+        keys_.erase(found->first);
+        pairs_.erase(found);
       }
       break;
     default: result.set_code(pb::KvResult::COMPARE_FAILED); break;
@@ -75,10 +73,10 @@ std::string KvStore::apply(raft::Index index, std::string_view command) {
 
 void KvStore::save(std::ostream& out) {
   std::shared_lock lock(mutex_);
-  out << kMagic << applied_index_ << ' ' << data_.size() << '\n';
-  for (const auto& [key, value] : data_) {
+  out << kMagic << applied_index_ << ' ' << keys_.size() << '\n';
+  for (const std::string& key : keys_) {
     write_blob(out, key);
-    write_blob(out, value);
+    write_blob(out, pairs_.find(key)->second);
   }
   if (!out) throw std::runtime_error("kv snapshot: write failed");
 }
@@ -92,37 +90,36 @@ void KvStore::restore(std::istream& in) {
   std::size_t count = 0;
   if (!(in >> applied >> count) || in.get() != '\n')
     throw std::runtime_error("kv snapshot: bad header");
-  Map fresh;
+  // Built aside, then swapped in: a bad snapshot changes nothing, and readers wait
+  // only for the swap.
+  Pairs pairs;
+  Keys keys;
   for (std::size_t i = 0; i < count; ++i) {
     std::string key = read_blob(in);
-    fresh.emplace(std::move(key), read_blob(in));
+    std::string value = read_blob(in);
+    if (!keys.insert(key).second) throw std::runtime_error("kv snapshot: a key appears twice");
+    pairs.emplace(std::move(key), std::move(value));
   }
   std::unique_lock lock(mutex_);
-  data_ = std::move(fresh);
-  reindex();
+  pairs_.swap(pairs);
+  keys_.swap(keys);
   applied_index_ = applied;
-}
-
-void KvStore::reindex() {
-  index_.clear();
-  index_.reserve(data_.size());
-  for (auto it = data_.begin(); it != data_.end(); ++it) index_.emplace(it->first, it);
 }
 
 std::optional<std::string> KvStore::get(const std::string& key) const {
   std::shared_lock lock(mutex_);
-  auto found = index_.find(key);
-  if (found == index_.end()) return std::nullopt;
-  return found->second->second;
+  auto found = pairs_.find(key);
+  if (found == pairs_.end()) return std::nullopt;
+  return found->second;
 }
 
 std::vector<std::pair<std::string, std::string>> KvStore::list(const std::string& prefix,
                                                                std::size_t limit) const {
   std::vector<std::pair<std::string, std::string>> out;
   std::shared_lock lock(mutex_);
-  for (auto it = data_.lower_bound(prefix); it != data_.end() && out.size() < limit; ++it) {
-    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
-    out.emplace_back(it->first, it->second);
+  for (auto it = keys_.lower_bound(prefix); it != keys_.end() && out.size() < limit; ++it) {
+    if (it->compare(0, prefix.size(), prefix) != 0) break;
+    out.emplace_back(*it, pairs_.find(*it)->second);
   }
   return out;
 }
@@ -134,7 +131,7 @@ raft::Index KvStore::applied_index() const {
 
 std::size_t KvStore::size() const {
   std::shared_lock lock(mutex_);
-  return data_.size();
+  return pairs_.size();
 }
 
 }  // namespace raftd

@@ -134,6 +134,20 @@ TEST(KvStore, RejectsAForeignSnapshot) {
   EXPECT_THROW(kv.restore(image), std::runtime_error);
 }
 
+TEST(KvStore, ABadSnapshotIsRefusedAndChangesNothing) {
+  KvStore kv;
+  apply(kv, 1, put("kept", "v"));
+  // A pair listed twice (a valid image never does that), and an image cut short.
+  std::stringstream repeated("raftd-kv-v1\n7 2\n1 a1 x1 a1 y");
+  EXPECT_THROW(kv.restore(repeated), std::runtime_error);
+  std::stringstream truncated("raftd-kv-v1\n7 2\n1 a1 x1 b");
+  EXPECT_THROW(kv.restore(truncated), std::runtime_error);
+  EXPECT_EQ(kv.applied_index(), 1u);
+  EXPECT_EQ(kv.size(), 1u);
+  EXPECT_EQ(kv.get("kept"), "v");
+  EXPECT_EQ(kv.list("", 10).size(), 1u);
+}
+
 TEST(KvStore, RandomCommandsAgreeWithAnOrderedMap) {
   const unsigned seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed) + " (set it in this test to reproduce)");
