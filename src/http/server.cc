@@ -10,6 +10,7 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <cerrno>
@@ -166,6 +167,9 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
   }
 
   void accept();
+  void pause_accepting();  // after a failed accept: try again in kAcceptRetryPause
+
+  static constexpr std::chrono::milliseconds kAcceptRetryPause{50};
 
   net::io_context& io;
   ServerOptions options;
@@ -465,18 +469,25 @@ void Lane::sweep() {
 
 void Server::State::accept() {
   acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-    if (ec) {
-      if (ec == net::error::operation_aborted) return;
-    } else {
-      if (self->stopped) return;
-      const int fd = socket.release(ec);
-      if (!ec && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0) {
-        self->lanes[self->next_lane++ % self->lanes.size()]->adopt(fd);
-      } else if (!ec) {
-        ::close(fd);
-      }
+    if (ec == net::error::operation_aborted || self->stopped) return;
+    if (ec) return self->pause_accepting();
+    const int fd = socket.release(ec);
+    if (!ec && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0) {
+      self->lanes[self->next_lane++ % self->lanes.size()]->adopt(fd);
+    } else if (!ec) {
+      ::close(fd);
     }
     self->accept();
+  });
+}
+
+void Server::State::pause_accepting() {
+  // Out of descriptors, most likely (EMFILE, ENFILE, ENOBUFS): the connection stays
+  // in the listen backlog, and accepting again at once would fail again at once,
+  // spinning this thread until a descriptor frees.
+  auto timer = std::make_shared<net::steady_timer>(acceptor.get_executor(), kAcceptRetryPause);
+  timer->async_wait([self = shared_from_this(), timer](beast::error_code ec) {
+    if (!ec && !self->stopped) self->accept();
   });
 }
 
