@@ -417,12 +417,6 @@ TEST_F(ServerTest, HandlerThatAnswersAtOnceOrThrows) {
   EXPECT_TRUE(client.closed_by_server());
 }
 
-}  // namespace
-}  // namespace raft::http
-
-namespace raft::http {
-namespace {
-
 // Takes every free descriptor below a lowered RLIMIT_NOFILE, and gives them and the
 // limit back when it goes.
 class DescriptorsExhausted {
@@ -433,24 +427,22 @@ class DescriptorsExhausted {
     low.rlim_cur = std::min<rlim_t>(saved_.rlim_cur, 256);
     limited_ = ::setrlimit(RLIMIT_NOFILE, &low) == 0;
     for (int fd; (fd = ::dup(STDERR_FILENO)) >= 0;) held_.push_back(fd);
+    exhausted_ = limited_ && errno == EMFILE && !held_.empty();
   }
   ~DescriptorsExhausted() {
-    release();
+    for (int fd : held_) ::close(fd);
     if (limited_) ::setrlimit(RLIMIT_NOFILE, &saved_);
   }
-  bool exhausted() const { return limited_ && errno == EMFILE && !held_.empty(); }
+  bool exhausted() const { return exhausted_; }
   void free_one() {
     ::close(held_.back());
     held_.pop_back();
-  }
-  void release() {
-    for (int fd : held_) ::close(fd);
-    held_.clear();
   }
 
  private:
   rlimit saved_{};
   bool limited_ = false;
+  bool exhausted_ = false;
   std::vector<int> held_;
 };
 
