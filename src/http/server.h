@@ -4,20 +4,19 @@
 // asynchronous handler that answers exactly once, from any thread. raftd's client
 // API and dashboard are served by it.
 //
-// Threads: the server runs `threads` lanes, each a thread with its own epoll set; a
+// Threads: the server runs `threads` lanes, each a thread with its own connections; a
 // connection lives on one lane for its whole life. Answers given from other threads
 // (a Raft node's apply thread answers many requests at once) go into the lane's
-// outbox, and a lane asleep in epoll_wait is woken once for all the answers queued
-// meanwhile; a busy lane is not woken at all.
+// outbox, and a sleeping lane is woken once for all the answers queued meanwhile; a
+// busy lane is not woken at all.
 //
-// The lanes run their own loop rather than Boost.Asio's, for the system calls: on a
-// VM where one costs about a microsecond, asio's reactor spent a receive per request
-// that failed with EAGAIN (it tries a read before waiting, and a client sends its
-// next request only after our answer) plus an empty epoll_wait for every few
-// handlers. A lane registers each socket once, edge-triggered, and skips the receive
-// when the last one came back short, which on TCP means the socket was drained:
-// a request costs one receive and one send. `bench/raftd-ab` measured 0.5-0.7
-// fewer system calls per request and 7-10% less CPU per request for the cluster.
+// The lanes run their own loop rather than Boost.Asio's, for the system calls: on the
+// VMs this runs on one costs about a microsecond before it does anything. By default
+// a lane queues its receives and sends on io_uring and hands the queue to the kernel
+// once per turn, with the same call collecting what completed (src/http/uring_lane.h);
+// where the kernel refuses io_uring it uses epoll, one receive and one send per
+// request (src/http/epoll_lane.h). `bench/raftd-ab` measured each step; see
+// docs/performance.md.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -38,6 +37,12 @@ using Response = beast_http::response<beast_http::string_body>;
 using Responder = std::function<void(Response&&)>;
 using Handler = std::function<void(Request&& request, Responder respond)>;
 
+enum class IoBackend {
+  kIoUring,  // io_uring (Linux 5.19 or later, and not refused by seccomp or sysctl)
+  kEpoll,
+};
+const char* to_string(IoBackend backend);
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0: an ephemeral port (see Server::port())
@@ -45,6 +50,8 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{30000};  // idle keep-alive connections close after this
   std::chrono::milliseconds write_timeout{30000};
   int threads = 2;  // lanes (io threads) serving connections; at least 1
+  // kIoUring falls back to kEpoll where this kernel cannot give the lanes io_uring.
+  IoBackend io = IoBackend::kIoUring;
 };
 
 // A JSON error body: {"error":"..."} with the given status.
@@ -62,6 +69,8 @@ class Server {
   // Binds and starts accepting. Fails (e.g. port in use) with a clear message.
   Status start();
   std::uint16_t port() const;
+  // The I/O the lanes use: options.io, or kEpoll where io_uring was asked and refused.
+  IoBackend backend() const;
   // Stops accepting, closes every connection and joins the lanes' threads. Handlers
   // still running may answer; their responses are dropped. Not from a lane thread.
   void stop();

@@ -45,6 +45,7 @@ struct Flags {
   std::uint64_t max_append_bytes = 1 << 20;
   bool coalesce_appends = true;
   int lease_drift_margin_ms = 20;
+  std::string client_io = "io_uring";
   bool quiet = false;
 };
 
@@ -187,6 +188,9 @@ int main(int argc, char** argv) {
   app.add_option("--lease-drift-margin", flags.lease_drift_margin_ms,
                  "Lease reads trust the leader for the election timeout minus this many ms (clock drift)")
       ->capture_default_str()->check(CLI::Range(0, 600000));
+  app.add_option("--client-io", flags.client_io,
+                 "How the client API's threads do socket I/O: io_uring (epoll where the kernel refuses it) or epoll")
+      ->capture_default_str()->check(CLI::IsMember({"io_uring", "epoll"}));
   app.add_flag("--quiet", flags.quiet, "Log errors only");
   try {
     app.parse(argc, argv);
@@ -295,6 +299,7 @@ int main(int argc, char** argv) {
   server_options.host = client_host;
   server_options.port = client_port;
   server_options.body_limit_bytes = flags.max_value_bytes + 64 * 1024;
+  server_options.io = flags.client_io == "epoll" ? raft::http::IoBackend::kEpoll : raft::http::IoBackend::kIoUring;
   raft::http::Server server(io, server_options, [&api](raft::http::Request&& request, raft::http::Responder respond) {
     api.handle(std::move(request), std::move(respond));
   });
@@ -302,8 +307,8 @@ int main(int argc, char** argv) {
     node->stop();
     die(s.error().message);
   }
-  log_line("info", "serving clients on " + flags.listen_client + ", peers on " + flags.listen_peer + ", data in " +
-                       flags.data_dir);
+  log_line("info", "serving clients on " + flags.listen_client + " (" + raft::http::to_string(server.backend()) +
+                       "), peers on " + flags.listen_peer + ", data in " + flags.data_dir);
 
   // Housekeeping every 200 ms; clean stop on SIGTERM / SIGINT.
   boost::asio::steady_timer maintenance(io);
