@@ -75,10 +75,17 @@ UringLane::~UringLane() {
 Status UringLane::open() {
   io_uring_params params{};
   // Room for what a busy turn completes: a receive and a send per connection.
-  params.flags = IORING_SETUP_CQSIZE;
+  params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
   params.cq_entries = 16 * kQueueEntries;
-  if (const int r = io_uring_queue_init_params(kQueueEntries, &ring_, &params); r < 0) {
-    return make_error(ErrorCode::kInternal, std::string("http server: cannot set up io_uring: ") + std::strerror(-r));
+  int made = io_uring_queue_init_params(kQueueEntries, &ring_, &params);
+  if (made == -EINVAL) {  // before Linux 6.1
+    params = io_uring_params{};
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = 16 * kQueueEntries;
+    made = io_uring_queue_init_params(kQueueEntries, &ring_, &params);
+  }
+  if (made < 0) {
+    return make_error(ErrorCode::kInternal, std::string("http server: cannot set up io_uring: ") + std::strerror(-made));
   }
   ring_open_ = true;
   buffer_ring_ = map_buffer_ring(kBuffers);
@@ -121,7 +128,7 @@ void UringLane::give_back(unsigned buffer) {
 
 void UringLane::poll(int timeout_ms) {
   if (timeout_ms == 0) {
-    io_uring_submit(&ring_);
+    io_uring_submit_and_get_events(&ring_);
   } else {
     __kernel_timespec timeout = timespec_of(timeout_ms);
     io_uring_cqe* first = nullptr;
