@@ -74,14 +74,16 @@ UringLane::~UringLane() {
 
 Status UringLane::open() {
   io_uring_params params{};
-  // Room for what a busy turn completes: a receive and a send per connection.
+  // Room for what completes between two turns: a receive and a send for each of a few
+  // thousand connections. More waits in the kernel's overflow list (no completion is
+  // lost) until the next turn collects it.
   params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-  params.cq_entries = 16 * kQueueEntries;
+  params.cq_entries = kCompletionEntries;
   int made = io_uring_queue_init_params(kQueueEntries, &ring_, &params);
   if (made == -EINVAL) {  // before Linux 6.1
     params = io_uring_params{};
     params.flags = IORING_SETUP_CQSIZE;
-    params.cq_entries = 16 * kQueueEntries;
+    params.cq_entries = kCompletionEntries;
     made = io_uring_queue_init_params(kQueueEntries, &ring_, &params);
   }
   if (made < 0) {

@@ -63,6 +63,7 @@ class UringLane final : public Lane {
   void give_back(unsigned buffer);
 
   static constexpr unsigned kQueueEntries = 256;
+  static constexpr unsigned kCompletionEntries = 8192;
   static constexpr unsigned kBuffers = 256;  // a power of two (the ring's mask)
   static constexpr unsigned kBufferBytes = 4096;
   static constexpr int kBufferGroup = 0;
