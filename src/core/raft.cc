@@ -126,6 +126,9 @@ void Raft::reset(Term term) {
   pending_conf_index_ = 0;
   acked_round_.clear();
   acked_tick_.clear();
+  quick_voters_.clear();
+  answered_broadcast_.clear();
+  read_round_wide_ = true;
 }
 
 void Raft::become_follower(Term term, NodeId leader) {
@@ -219,7 +222,13 @@ void Raft::tick_heartbeat() {
   }
   if (heartbeat_elapsed_ >= options_.heartbeat_interval_ticks) {
     heartbeat_elapsed_ = 0;
+    broadcast_heartbeat();  // carries the round in flight to every voter
+    read_round_wide_ = true;
+  } else if (!read_round_wide_ && !pending_reads_.empty() &&
+             ticks_ >= read_round_tick_ + static_cast<std::uint64_t>(options_.read_round_widen_ticks)) {
+    // The voters asked did not confirm the round in time (slow, or gone): ask all.
     broadcast_heartbeat();
+    read_round_wide_ = true;
   }
 }
 
@@ -756,6 +765,10 @@ void Raft::send_heartbeat(NodeId to) {
 }
 
 void Raft::broadcast_heartbeat() {
+  if (!answered_broadcast_.empty()) quick_voters_ = std::move(answered_broadcast_);
+  answered_broadcast_.clear();
+  broadcast_tick_ = ticks_;
+  broadcast_round_ = read_round_;
   for (const auto& [id, progress] : tracker_->all()) {
     if (id != options_.id) send_heartbeat(id);
   }
@@ -820,6 +833,12 @@ void Raft::handle_heartbeat_response(const pb::Message& m) {
   round = std::max(round, response.read_round());
   std::uint64_t& tick = acked_tick_[m.from()];
   tick = std::max(tick, response.leader_tick() + 1);  // +1: 0 means "never"
+  // An answer to the latest broadcast (a narrow round sent in the same tick with the
+  // same round number cannot be told apart; it only counts its target as quick).
+  if (response.leader_tick() == broadcast_tick_ && response.read_round() == broadcast_round_ &&
+      std::find(answered_broadcast_.begin(), answered_broadcast_.end(), m.from()) == answered_broadcast_.end()) {
+    answered_broadcast_.push_back(m.from());
+  }
   release_confirmed_reads();
   if (progress->match_index() < log_->last_index()) {
     send_append(m.from(), /*send_if_empty=*/true);
@@ -947,8 +966,34 @@ void Raft::start_read_round() {
     pending_reads_.push_back(PendingRead{std::move(context), log_->committed(), from});
   }
   reads_awaiting_round_.clear();
-  broadcast_heartbeat();
+  if (options_.narrow_read_rounds && !quick_voters_.empty()) {
+    send_narrow_read_round();
+  } else {
+    broadcast_heartbeat();  // nothing measured yet: ask everyone
+    read_round_wide_ = true;
+  }
   release_confirmed_reads();  // a leader that is a quorum on its own confirms it at once
+}
+
+void Raft::send_narrow_read_round() {
+  read_round_tick_ = ticks_;
+  read_round_wide_ = false;
+  std::vector<NodeId> asked;
+  auto asked_make_quorum = [&] {
+    return tracker_->quorum().vote_result([&](NodeId id) -> std::optional<bool> {
+             return id == options_.id || std::find(asked.begin(), asked.end(), id) != asked.end();
+           }) == VoteOutcome::kWon;
+  };
+  auto ask = [&](NodeId id) {
+    if (id == options_.id || !tracker_->is_voter(id) || asked_make_quorum() ||
+        std::find(asked.begin(), asked.end(), id) != asked.end()) {
+      return;
+    }
+    asked.push_back(id);
+    send_heartbeat(id);
+  };
+  for (NodeId id : quick_voters_) ask(id);  // may name removed members: is_voter skips them
+  for (const auto& [id, progress] : tracker_->all()) ask(id);
 }
 
 // The pending reads all belong to the latest round, read_round_ (start_read_round

@@ -191,6 +191,8 @@ class Raft {
   void respond_to_stale_leader(const pb::Message& m);
   void handle_heartbeat_response(const pb::Message& m);
   void broadcast_append();
+  // Every heartbeat broadcast also measures which followers answer first
+  // (quick_voters_, for narrow read rounds).
   void broadcast_heartbeat();
   // Sends entries (or a probe) to `to` if its flow control allows; returns whether a
   // message was sent. `send_if_empty` forces a probe even with nothing new.
@@ -257,6 +259,9 @@ class Raft {
   void complete_read(const PendingRead& read, bool ok);
   void release_confirmed_reads();
   void start_read_round();
+  // Options::narrow_read_rounds: the round's heartbeats to the quickest voters that
+  // make a quorum with the leader.
+  void send_narrow_read_round();
   void fail_pending_reads();
 
   void reset_randomized_election_timeout();
@@ -334,6 +339,17 @@ class Raft {
   std::map<NodeId, std::uint64_t> acked_round_;
   std::map<NodeId, std::uint64_t> acked_tick_;
   std::vector<ReadState> read_states_;
+  // Narrow read rounds. The followers in the order they answered the heartbeat
+  // broadcast before the latest (quick_voters_), and the one being measured: the
+  // latest broadcast's tick and round, and who answered it so far. The round in
+  // flight went only to some voters unless read_round_wide_; it started at
+  // read_round_tick_.
+  std::vector<NodeId> quick_voters_;
+  std::vector<NodeId> answered_broadcast_;
+  std::uint64_t broadcast_tick_ = 0;
+  std::uint64_t broadcast_round_ = 0;
+  std::uint64_t read_round_tick_ = 0;
+  bool read_round_wide_ = true;
 
   std::vector<pb::Message> messages_;
   std::vector<pb::Message> persisted_messages_;

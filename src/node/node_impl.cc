@@ -132,6 +132,7 @@ Status NodeImpl::start() {
   core_options.max_append_bytes = options_.max_append_bytes;
   core_options.max_inflight_appends = options_.max_inflight_appends;
   core_options.coalesce_appends = options_.coalesce_appends;
+  core_options.narrow_read_rounds = options_.narrow_read_rounds;
   core_options.max_uncommitted_bytes = options_.max_uncommitted_bytes;
   core_options.pre_vote = options_.pre_vote;
   core_options.check_quorum = options_.check_quorum;

@@ -215,6 +215,70 @@ TEST(Dissertation6_4_ReadIndex, LostRoundConfirmedByPeriodicHeartbeat) {
   EXPECT_TRUE(c.read_states(1)[1].ok);
 }
 
+// Narrow rounds (Options::narrow_read_rounds, on by default): a round goes only to as
+// many voters as make a quorum with the leader, those that answered the heartbeat
+// broadcast before the latest first; if they do not confirm it within
+// read_round_widen_ticks, to every voter.
+
+// Two heartbeat broadcasts of leader 1, each answered by `first` before the others:
+// the second makes them the quickest voters.
+void answer_broadcasts_first_from(TestCluster& c, const std::vector<NodeId>& first, int heartbeat_ticks) {
+  for (int broadcast = 0; broadcast < 2; ++broadcast) {
+    c.tick(1, heartbeat_ticks);
+    c.process_readies();
+    ASSERT_FALSE(queued_to(c, is_heartbeat).empty());
+    std::stable_partition(c.queue().begin(), c.queue().end(), [&](const pb::Message& m) {
+      return std::find(first.begin(), first.end(), m.to()) != first.end();
+    });
+    c.stabilize();
+  }
+}
+
+TEST(Dissertation6_4_ReadIndex, NarrowRoundGoesToTheQuickestQuorum) {
+  TestCluster c(5, 1, [](Options& o) { o.heartbeat_interval_ticks = 5; });
+  make_leader(c, 1);
+  answer_broadcasts_first_from(c, {5, 4}, 5);
+  c.node(1).read_index("r");
+  c.process_readies();
+  EXPECT_EQ(queued_to(c, is_heartbeat), (std::set<NodeId>{4, 5})) << "1, 4 and 5 are a quorum of five";
+  c.stabilize();
+  ASSERT_EQ(c.read_states(1).size(), 1u);
+  EXPECT_TRUE(c.read_states(1)[0].ok);
+  EXPECT_EQ(c.read_states(1)[0].index, c.node(1).commit_index());
+}
+
+TEST(Dissertation6_4_ReadIndex, NarrowRoundWidensWhenItsVotersAreSilent) {
+  TestCluster c(5, 1, [](Options& o) { o.heartbeat_interval_ticks = 5; });
+  make_leader(c, 1);
+  answer_broadcasts_first_from(c, {5, 4}, 5);
+  c.node(1).read_index("r");
+  c.process_readies();
+  ASSERT_EQ(queued_to(c, is_heartbeat), (std::set<NodeId>{4, 5}));
+  c.drop_pending();  // 4 and 5 are gone
+  c.drop_when = [](const pb::Message& m) { return m.from() == 4 || m.from() == 5 || m.to() == 4 || m.to() == 5; };
+  c.tick(1);
+  c.process_readies();
+  EXPECT_TRUE(queued_to(c, is_heartbeat).empty()) << "one tick: the round may still be answered";
+  c.tick(1);
+  c.process_readies();
+  EXPECT_EQ(queued_to(c, is_heartbeat), (std::set<NodeId>{2, 3, 4, 5})) << "two ticks: every voter is asked";
+  c.stabilize();
+  ASSERT_EQ(c.read_states(1).size(), 1u);
+  EXPECT_TRUE(c.read_states(1)[0].ok);
+}
+
+TEST(Dissertation6_4_ReadIndex, EveryRoundGoesToAllVotersWhenNarrowRoundsAreOff) {
+  TestCluster c(5, 1, [](Options& o) {
+    o.heartbeat_interval_ticks = 5;
+    o.narrow_read_rounds = false;
+  });
+  make_leader(c, 1);
+  answer_broadcasts_first_from(c, {5, 4}, 5);
+  c.node(1).read_index("r");
+  c.process_readies();
+  EXPECT_EQ(queued_to(c, is_heartbeat), (std::set<NodeId>{2, 3, 4, 5}));
+}
+
 // §6.4: "a follower ... issues a request to the leader to learn the current commit
 // index"; the leader confirms it as for its own reads and answers the follower.
 TEST(Dissertation6_4_ReadIndex, FollowerReadForwardedToLeader) {
