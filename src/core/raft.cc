@@ -969,7 +969,7 @@ void Raft::start_read_round() {
   if (options_.narrow_read_rounds && !quick_voters_.empty()) {
     send_narrow_read_round();
   } else {
-    broadcast_heartbeat();  // nothing measured yet: ask everyone
+    broadcast_heartbeat();  // narrowing off, or nothing measured yet: ask everyone
     read_round_wide_ = true;
   }
   release_confirmed_reads();  // a leader that is a quorum on its own confirms it at once
