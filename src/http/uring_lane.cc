@@ -73,19 +73,17 @@ UringLane::~UringLane() {
 }
 
 Status UringLane::open() {
-  io_uring_params params{};
-  // Room for what completes between two turns: a receive and a send for each of a few
-  // thousand connections. More waits in the kernel's overflow list (no completion is
-  // lost) until the next turn collects it.
-  params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-  params.cq_entries = kCompletionEntries;
-  int made = io_uring_queue_init_params(kQueueEntries, &ring_, &params);
-  if (made == -EINVAL) {  // before Linux 6.1
-    params = io_uring_params{};
-    params.flags = IORING_SETUP_CQSIZE;
+  auto make_ring = [this](unsigned flags) {
+    io_uring_params params{};
+    // Room for what completes between two turns: a receive and a send for each of a
+    // few thousand connections. More waits in the kernel's overflow list (no
+    // completion is lost) until the next turn collects it.
+    params.flags = IORING_SETUP_CQSIZE | flags;
     params.cq_entries = kCompletionEntries;
-    made = io_uring_queue_init_params(kQueueEntries, &ring_, &params);
-  }
+    return io_uring_queue_init_params(kQueueEntries, &ring_, &params);
+  };
+  int made = make_ring(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+  if (made == -EINVAL) made = make_ring(0);  // before Linux 6.1
   if (made < 0) {
     return make_error(ErrorCode::kInternal, std::string("http server: cannot set up io_uring: ") + std::strerror(-made));
   }
