@@ -63,6 +63,15 @@ class RawClient {
   bool connected() const { return connected_; }
   void send(const std::string& bytes) { ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL), ssize_t(bytes.size())); }
   void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+  // Whether bytes wait to be read, polling up to `limit` for them.
+  bool wait_for_bytes(std::chrono::milliseconds limit) {
+    for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
+      int bytes = 0;
+      if (::ioctl(fd_, FIONREAD, &bytes) == 0 && bytes > 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+  }
   // Bytes sent but not yet acknowledged: on loopback, not yet in the server's socket.
   int unacknowledged_bytes() const {
     int bytes = -1;
@@ -423,7 +432,10 @@ TEST_P(ServerTest, AnswerNobodyReadsIsCutAtTheWriteTimeout) {
   });
   RawClient reader(server_->port(), 64 * 1024);
   reader.send(get("/big"));
-  std::this_thread::sleep_for(400ms);  // never reads: the send waits for room until the timeout
+  // The write timeout counts from the answer, which a slow build (TSan) may give late:
+  // wait for its first bytes, then read nothing for four timeouts.
+  ASSERT_TRUE(reader.wait_for_bytes(5s));
+  std::this_thread::sleep_for(400ms);
   std::size_t received = 0;
   bool closed = false;
   for (std::size_t before = 1; !closed && received != before;) {  // until closed, or nothing more comes
