@@ -64,10 +64,11 @@ double percentile(std::vector<double>& sorted, double q) {
 }
 
 // A fresh log in dir/wal.
-std::shared_ptr<storage::DurableLog> open_fresh_log(const std::string& dir) {
+std::shared_ptr<storage::DurableLog> open_fresh_log(const std::string& dir, std::uint64_t zero_ahead_bytes) {
   std::filesystem::remove_all(dir + "/wal");
   storage::DurableLogOptions options;
   options.dir = dir + "/wal";
+  options.zero_ahead_bytes = zero_ahead_bytes;
   auto opened = storage::DurableLog::open(options);
   if (!opened.ok()) die(opened.error().message);
   return std::move(opened.value());
@@ -122,8 +123,9 @@ Figures raw_write_sync(const std::string& dir, std::size_t size, double seconds)
 // `appenders` threads, each appending one entry of `size` bytes and waiting until the
 // log reports it durable. Indexes are assigned and writes submitted under one mutex,
 // so submission order is index order (the log's requirement), as in a Raft leader.
-Figures wal_appender_threads(const std::string& dir, std::size_t size, int appenders, double seconds) {
-  std::shared_ptr<storage::DurableLog> log = open_fresh_log(dir);
+Figures wal_appender_threads(const std::string& dir, std::size_t size, int appenders, double seconds,
+                             std::uint64_t zero_ahead_bytes) {
+  std::shared_ptr<storage::DurableLog> log = open_fresh_log(dir, zero_ahead_bytes);
 
   std::mutex submit_mu;
   Index next_index = 1;
@@ -179,8 +181,9 @@ Figures wal_appender_threads(const std::string& dir, std::size_t size, int appen
 // `appenders` appends in flight: each completion callback records its latency and
 // appends the next entry, so no thread waits. Submission happens under one mutex, so
 // it is in index order (the log's requirement), as in a Raft leader.
-Figures wal_appenders_in_flight(const std::string& dir, std::size_t size, int appenders, double seconds) {
-  std::shared_ptr<storage::DurableLog> log = open_fresh_log(dir);
+Figures wal_appenders_in_flight(const std::string& dir, std::size_t size, int appenders, double seconds,
+                                std::uint64_t zero_ahead_bytes) {
+  std::shared_ptr<storage::DurableLog> log = open_fresh_log(dir, zero_ahead_bytes);
 
   std::mutex mu;  // next_index, submission order, latencies, running
   std::condition_variable all_stopped;
@@ -249,12 +252,16 @@ int wal_bench_main(int argc, char** argv) {
   std::string appenders = "1,16,256";
   double seconds = 3;
   bool threads = false;
+  std::uint64_t zero_ahead_bytes = storage::DurableLogOptions{}.zero_ahead_bytes;
   CLI::App app{"raft-bench wal: durable log group commit against raw write+fdatasync on the same disk"};
   app.add_option("--dir", dir, "Scratch directory on the disk to measure (wiped)")->capture_default_str();
   app.add_option("--sizes", sizes, "Entry sizes in bytes")->capture_default_str();
   app.add_option("--appenders", appenders, "Concurrent appenders")->capture_default_str();
   app.add_option("--seconds", seconds, "Seconds per point")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_flag("--threads", threads, "One OS thread per appender instead of in-flight appends");
+  app.add_option("--zero-ahead", zero_ahead_bytes,
+                 "Bytes the log keeps zeroed past its newest record (0: fallocate alone)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   std::filesystem::remove_all(dir);
@@ -262,8 +269,10 @@ int wal_bench_main(int argc, char** argv) {
   std::filesystem::create_directories(dir, error);
   if (error) die(dir + ": " + error.message());
 
-  std::printf("raft-bench wal: dir=%s, %.0f s per point, appenders are %s; MB = 10^6 payload bytes\n", dir.c_str(),
-              seconds, threads ? "threads" : "appends in flight");
+  std::printf("raft-bench wal: dir=%s, %.0f s per point, appenders are %s, zero-ahead %llu B; MB = 10^6 payload "
+              "bytes\n",
+              dir.c_str(), seconds, threads ? "threads" : "appends in flight",
+              static_cast<unsigned long long>(zero_ahead_bytes));
   std::printf("%-5s %8s %9s %12s %9s %10s %10s %8s %8s\n", "kind", "bytes", "appenders", "entries/s", "MB/s",
               "syncs/s", "entries/sync", "p50 ms", "p99 ms");
   const Figures sequential = raw_write_sync(dir, 1 << 20, seconds);
@@ -272,8 +281,9 @@ int wal_bench_main(int argc, char** argv) {
     const Figures raw = raw_write_sync(dir, size, seconds);
     print_row("raw", size, 1, raw, "write+fdatasync per entry");
     for (std::uint64_t count : parse_list(appenders)) {
-      const Figures wal = threads ? wal_appender_threads(dir, size, static_cast<int>(count), seconds)
-                                  : wal_appenders_in_flight(dir, size, static_cast<int>(count), seconds);
+      const int n = static_cast<int>(count);
+      const Figures wal = threads ? wal_appender_threads(dir, size, n, seconds, zero_ahead_bytes)
+                                  : wal_appenders_in_flight(dir, size, n, seconds, zero_ahead_bytes);
       print_row("wal", size, static_cast<int>(count), wal,
                 ratio("x raw entries/s", wal.entries_per_second / raw.entries_per_second) + ", " +
                     ratio("of sequential MB/s", wal.mb_per_second / sequential.mb_per_second));

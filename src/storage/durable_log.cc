@@ -93,6 +93,7 @@ Status DurableLog::recover() {
     open_file_ = std::move(file.value());
     open_seq_ = last.name.seq;
     open_bytes_ = last.valid_bytes;
+    open_zeroed_to_ = open_bytes_;  // what lies beyond is not known to be written
     open_header_bytes_ = record_bytes(encode_segment_header(last.header).size());
     open_first_entry_ = last.first_entry;
     open_prev_last_ = last.header.prev_last_index;
@@ -175,8 +176,26 @@ Status DurableLog::create_open_segment(std::uint64_t seq) {
   open_file_ = std::move(file.value());
   open_seq_ = seq;
   open_bytes_ = open_header_bytes_ = record.size();
+  open_zeroed_to_ = open_bytes_;
   open_first_entry_.reset();
   unsynced_ = false;
+  return Ok{};
+}
+
+Status DurableLog::zero_ahead(std::uint64_t batch_bytes) {
+  if (!options_.preallocate || options_.zero_ahead_bytes == 0) return Ok{};
+  if (open_zeroed_to_ >= open_bytes_ + options_.zero_ahead_bytes / 2) return Ok{};
+  // A converting sync costs one extra device write whatever the batch; zeros cost
+  // their bytes. Past about 30 KB per sync (70 us of inode write at 440 MB/s here)
+  // writing the batch's own blocks is cheaper than zeroing them first.
+  if (batch_bytes >= kZeroAheadMaxBatchBytes) return Ok{};
+  // Not past the preallocated size: a batch bigger than a segment has one of its own
+  // and leaves nothing to prepare.
+  const std::uint64_t to = std::min(open_bytes_ + options_.zero_ahead_bytes, options_.max_segment_bytes);
+  if (open_zeroed_to_ >= to) return Ok{};
+  const std::string zeros(to - open_zeroed_to_, '\0');
+  if (Status s = open_file_->write_at(open_zeroed_to_, zeros); !s.ok()) return s;
+  open_zeroed_to_ = to;
   return Ok{};
 }
 
@@ -401,7 +420,9 @@ void DurableLog::process(std::vector<Op>& ops) {
     batch_offset = open_bytes_;
     if (Status s = open_file_->write_at(open_bytes_, buf); !s.ok()) return abort_batch(s.error());
     open_bytes_ += buf.size();
+    open_zeroed_to_ = std::max(open_zeroed_to_, open_bytes_);
     unsynced_ = true;
+    if (Status s = zero_ahead(buf.size()); !s.ok()) return abort_batch(s.error());
   }
   bool synced = false;
   if (need_sync && unsynced_) {

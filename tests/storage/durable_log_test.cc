@@ -2,8 +2,10 @@
 // I/O failures, mostly on the fault-injecting in-memory Env.
 #include <atomic>
 #include <future>
+#include <map>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -11,6 +13,7 @@
 #include "src/storage/durable_log.h"
 #include "src/storage/fault_injection_env.h"
 #include "src/storage/segment.h"
+#include "tests/storage/recording_env.h"
 #include "tests/storage/test_util.h"
 
 namespace raft::storage {
@@ -721,6 +724,102 @@ TEST_F(DurableLogTest, CrashBetweenCloseAndNextSegmentRecovers) {
   log.reset();
   log = open(2048);
   EXPECT_EQ(log->last_index(), 31u);
+}
+
+// Zeros written ahead of the appends (DurableLogOptions::zero_ahead_bytes), read off
+// a RecordingEnv's "write"/"zeros" lines, per segment file.
+struct ZeroAheadTrace {
+  struct File {
+    std::uint64_t records_end = 0;  // end of the furthest record write
+    std::uint64_t zeroed_end = 0;   // end of the furthest zeros write
+  };
+  std::map<std::string, File> files;
+  int zero_writes = 0;
+  int records_over_zeros = 0;    // record writes that ended inside zeroed space
+  int records_past_zeros = 0;    // ... that did not (after the file's first zeros)
+  std::vector<std::string> problems;
+
+  explicit ZeroAheadTrace(const std::vector<std::string>& calls, std::uint64_t zero_ahead_bytes,
+                          std::uint64_t max_segment_bytes) {
+    for (const std::string& call : calls) {
+      std::istringstream in(call);
+      std::string kind, name;
+      std::uint64_t offset = 0, length = 0;
+      in >> kind >> name >> offset >> length;
+      if (kind != "write" && kind != "zeros") continue;
+      File& f = files[name];
+      if (kind == "zeros") {
+        ++zero_writes;
+        if (offset < f.records_end) problems.push_back(call + ": over a record ending at " + std::to_string(f.records_end));
+        const std::uint64_t want_end = std::min(f.records_end + zero_ahead_bytes, max_segment_bytes);
+        if (offset + length != want_end) problems.push_back(call + ": does not end at " + std::to_string(want_end));
+        f.zeroed_end = offset + length;
+      } else {
+        if (f.zeroed_end > 0) ++(offset + length <= f.zeroed_end ? records_over_zeros : records_past_zeros);
+        f.records_end = std::max(f.records_end, offset + length);
+      }
+    }
+  }
+};
+
+DurableLogOptions zero_ahead_options(std::shared_ptr<Env> env, std::uint64_t zero_ahead_bytes) {
+  DurableLogOptions o;
+  o.dir = kDir;
+  o.env = std::move(env);
+  o.max_segment_bytes = 256 << 10;
+  o.zero_ahead_bytes = zero_ahead_bytes;
+  return o;
+}
+
+TEST(DurableLogZeroAheadTest, SmallBatchesLandOnZerosWrittenPastTheRecords) {
+  auto env = std::make_shared<testing::RecordingEnv>();
+  const DurableLogOptions o = zero_ahead_options(env, 64 << 10);
+  {
+    auto log = testing::open_log(o);
+    env->record_writes(true);
+    // 600 KB of 1 KB batches: three segments.
+    for (Index i = 1; i <= 600; ++i) ASSERT_TRUE(log->write(append_write({make_entry(i, 1, 1000)})).ok());
+  }
+  const ZeroAheadTrace trace(env->calls(), o.zero_ahead_bytes, o.max_segment_bytes);
+  for (const std::string& problem : trace.problems) ADD_FAILURE() << problem;
+  EXPECT_GE(trace.files.size(), 3u);
+  // A refill once half the run is used: a zeros write per 32 KiB of records, give or
+  // take one per segment (none in a segment's last 32 KiB, one for its first batch).
+  const int files = static_cast<int>(trace.files.size());
+  EXPECT_GE(trace.zero_writes, 600'000 / (32 << 10) - files);
+  EXPECT_LE(trace.zero_writes, 600'000 / (32 << 10) + files);
+  // The first batch of each segment comes before its first zeros; each later one
+  // lands on zeros, except where a segment ends (no zeros past max_segment_bytes).
+  EXPECT_LE(trace.records_past_zeros, files);
+  EXPECT_GT(trace.records_over_zeros, 500);
+
+  auto log = testing::open_log(o);
+  ASSERT_EQ(log->last_index(), 600u);
+  const auto entries = all_entries(*log);
+  for (Index i = 1; i <= 600; ++i) ASSERT_EQ(entries[i - 1].data(), make_entry(i, 1, 1000).data()) << i;
+}
+
+TEST(DurableLogZeroAheadTest, BigBatchesAreNotZeroedAhead) {
+  auto env = std::make_shared<testing::RecordingEnv>();
+  const DurableLogOptions o = zero_ahead_options(env, 64 << 10);
+  auto log = testing::open_log(o);
+  env->record_writes(true);
+  // 40 KB batches: writing their own blocks costs less than zeroing them first.
+  for (Index i = 1; i <= 200; i += 40) ASSERT_TRUE(log->write(append_write(make_entries(i, i + 39, 1, 1000))).ok());
+  EXPECT_EQ(ZeroAheadTrace(env->calls(), o.zero_ahead_bytes, o.max_segment_bytes).zero_writes, 0);
+  // A small batch after them is zeroed ahead again.
+  ASSERT_TRUE(log->write(append_write({make_entry(201, 1, 1000)})).ok());
+  const ZeroAheadTrace trace(env->calls(), o.zero_ahead_bytes, o.max_segment_bytes);
+  EXPECT_EQ(trace.zero_writes, 1);
+  for (const std::string& problem : trace.problems) ADD_FAILURE() << problem;
+}
+
+TEST(DurableLogZeroAheadTest, OffWritesNoZeros) {
+  auto env = std::make_shared<testing::RecordingEnv>();
+  auto log = testing::open_log(zero_ahead_options(env, 0));
+  env->record_writes(true);
+  for (Index i = 1; i <= 100; ++i) ASSERT_TRUE(log->write(append_write({make_entry(i, 1, 1000)})).ok());
+  EXPECT_EQ(ZeroAheadTrace(env->calls(), 0, 256 << 10).zero_writes, 0);
 }
 
 TEST_F(DurableLogTest, WorksOnTheRealFileSystem) {

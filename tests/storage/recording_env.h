@@ -1,11 +1,15 @@
 // A test Env: the fault-injecting in-memory one, with every call that changes the
 // disk written down as one line ("truncate wal-0000000001.removing 3000"), so a test
-// can check the exact sequence of file operations a component performs.
+// can check the exact sequence of file operations a component performs. Writes are
+// many, so they are written down only when asked (record_writes): "write FILE
+// OFFSET LENGTH", or "zeros FILE OFFSET LENGTH" when every byte written is zero.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/storage/env.h"
@@ -26,6 +30,10 @@ class RecordingEnv final : public Env {
     calls_.clear();
   }
   FaultInjectionEnv& inner() { return inner_; }
+  void record_writes(bool on) {
+    std::lock_guard lock(mu_);
+    record_writes_ = on;
+  }
 
   Result<std::unique_ptr<WritableFile>> open_writable(const std::string& path, bool truncate) override {
     Result<std::unique_ptr<WritableFile>> file = inner_.open_writable(path, truncate);
@@ -56,7 +64,10 @@ class RecordingEnv final : public Env {
    public:
     File(RecordingEnv* env, std::unique_ptr<WritableFile> inner) : env_(env), inner_(std::move(inner)) {}
     Status append(std::string_view data) override { return inner_->append(data); }
-    Status write_at(std::uint64_t offset, std::string_view data) override { return inner_->write_at(offset, data); }
+    Status write_at(std::uint64_t offset, std::string_view data) override {
+      env_->record_write(path(), offset, data);
+      return inner_->write_at(offset, data);
+    }
     Status sync_data() override {
       env_->record("sync_data " + base_name(path()));
       return inner_->sync_data();
@@ -84,9 +95,18 @@ class RecordingEnv final : public Env {
     calls_.push_back(std::move(call));
   }
 
+  void record_write(const std::string& path, std::uint64_t offset, std::string_view data) {
+    std::lock_guard lock(mu_);
+    if (!record_writes_) return;
+    const bool zeros = data.find_first_not_of('\0') == std::string_view::npos;
+    calls_.push_back(std::string(zeros ? "zeros " : "write ") + base_name(path) + " " + std::to_string(offset) +
+                     " " + std::to_string(data.size()));
+  }
+
   FaultInjectionEnv inner_;
   mutable std::mutex mu_;
   std::vector<std::string> calls_;
+  bool record_writes_ = false;
 };
 
 }  // namespace raft::storage::testing
