@@ -89,6 +89,8 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
   m.max_voters = 5;
   m.remove_voters = o.pre_vote || o.check_quorum;
   o.coalesce_appends = rng.chance(3, 4);
+  o.narrow_read_rounds = rng.chance(3, 4);
+  o.read_round_widen_ticks = static_cast<int>(rng.between(1, 3));
   c.derive_bounds();
   return c;
 }
@@ -107,14 +109,15 @@ std::string SimConfig::describe() const {
   std::snprintf(
       buffer, sizeof buffer,
       "n=%d ticks=%llu et=%d hb=%d prevote=%d checkquorum=%d inflight=%u coalesce=%d "
-      "append_bytes=%llu "
+      "narrow_reads=%d/%d append_bytes=%llu "
       "batch=%d/%llums drop=%.1f%% dup=%.1f%% delay=%llu..%llums spike=%.1f%% sync=%llu..%llums "
       "torn=%.0f%% crash_mtbf=%llu partition_mtbf=%llu pause_mtbf=%llu strike=%.0f%% "
       "vote_crash=%.0f%% clients=%d keys=%d reads=log:%d/index:%d/lease:%d follower_reads=%.0f%% "
       "spares=%d conf_mtbf=%llu conf_burst=%.0f%%",
       node_count, static_cast<unsigned long long>(safety_ticks), core.election_timeout_ticks,
       core.heartbeat_interval_ticks, core.pre_vote ? 1 : 0, core.check_quorum ? 1 : 0,
-      core.max_inflight_appends, core.coalesce_appends ? 1 : 0,
+      core.max_inflight_appends, core.coalesce_appends ? 1 : 0, core.narrow_read_rounds ? 1 : 0,
+      core.read_round_widen_ticks,
       static_cast<unsigned long long>(core.max_append_bytes), runtime.max_batch_commands,
       static_cast<unsigned long long>(runtime.batch_delay_ms), network.drop_ppm / 1e4,
       network.duplicate_ppm / 1e4, static_cast<unsigned long long>(network.min_delay_ms),
