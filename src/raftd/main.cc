@@ -44,6 +44,7 @@ struct Flags {
   std::uint32_t max_inflight_appends = 256;
   std::uint64_t max_append_bytes = 1 << 20;
   bool coalesce_appends = true;
+  bool narrow_read_rounds = true;
   int lease_drift_margin_ms = 20;
   std::string client_io = "io_uring";
   bool quiet = false;
@@ -185,6 +186,9 @@ int main(int argc, char** argv) {
   app.add_option("--coalesce-appends", flags.coalesce_appends,
                  "While an append to a follower is unanswered, hold back a partial one (off for WAN links)")
       ->capture_default_str();
+  app.add_option("--narrow-read-rounds", flags.narrow_read_rounds,
+                 "A linearizable read's round asks only the quickest quorum of voters first (off: every voter)")
+      ->capture_default_str();
   app.add_option("--lease-drift-margin", flags.lease_drift_margin_ms,
                  "Lease reads trust the leader for the election timeout minus this many ms (clock drift)")
       ->capture_default_str()->check(CLI::Range(0, 600000));
@@ -258,6 +262,7 @@ int main(int argc, char** argv) {
   options.max_inflight_appends = flags.max_inflight_appends;
   options.max_append_bytes = flags.max_append_bytes;
   options.coalesce_appends = flags.coalesce_appends;
+  options.narrow_read_rounds = flags.narrow_read_rounds;
   options.lease_drift_margin = std::chrono::milliseconds(flags.lease_drift_margin_ms);
 
   auto kv = std::make_shared<raftd::KvStore>();

@@ -228,7 +228,7 @@ std::pair<int, std::string> run_raftd(const std::string& flags) {
 
 TEST(Raftd, PipelineFlagsOutOfRangeAreRefusedByName) {
   for (const std::string flag : {"--max-inflight-appends 0", "--max-append-bytes 100", "--max-append-bytes lots",
-                                 "--coalesce-appends maybe", "--lease-drift-margin -1",
+                                 "--coalesce-appends maybe", "--narrow-read-rounds maybe", "--lease-drift-margin -1",
                                  "--lease-drift-margin 250"}) {
     const auto [status, output] = run_raftd(flag);
     EXPECT_NE(status, 0) << flag;
