@@ -284,7 +284,7 @@ int wal_bench_main(int argc, char** argv) {
       const int n = static_cast<int>(count);
       const Figures wal = threads ? wal_appender_threads(dir, size, n, seconds, zero_ahead_bytes)
                                   : wal_appenders_in_flight(dir, size, n, seconds, zero_ahead_bytes);
-      print_row("wal", size, static_cast<int>(count), wal,
+      print_row("wal", size, n, wal,
                 ratio("x raw entries/s", wal.entries_per_second / raw.entries_per_second) + ", " +
                     ratio("of sequential MB/s", wal.mb_per_second / sequential.mb_per_second));
     }
