@@ -47,6 +47,7 @@ struct Flags {
   bool narrow_read_rounds = true;
   int lease_drift_margin_ms = 20;
   std::string client_io = "io_uring";
+  int client_threads = 2;
   bool quiet = false;
 };
 
@@ -195,6 +196,9 @@ int main(int argc, char** argv) {
   app.add_option("--client-io", flags.client_io,
                  "How the client API's threads do socket I/O: io_uring (epoll where the kernel refuses it) or epoll")
       ->capture_default_str()->check(CLI::IsMember({"io_uring", "epoll"}));
+  app.add_option("--client-threads", flags.client_threads,
+                 "Threads serving the client API's connections (each connection stays on one)")
+      ->capture_default_str()->check(CLI::Range(1, 64));
   app.add_flag("--quiet", flags.quiet, "Log errors only");
   try {
     app.parse(argc, argv);
@@ -304,6 +308,7 @@ int main(int argc, char** argv) {
   server_options.host = client_host;
   server_options.port = client_port;
   server_options.body_limit_bytes = flags.max_value_bytes + 64 * 1024;
+  server_options.threads = flags.client_threads;
   server_options.io = flags.client_io == "epoll" ? raft::http::IoBackend::kEpoll : raft::http::IoBackend::kIoUring;
   raft::http::Server server(io, server_options, [&api](raft::http::Request&& request, raft::http::Responder respond) {
     api.handle(std::move(request), std::move(respond));

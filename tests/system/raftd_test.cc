@@ -226,10 +226,10 @@ std::pair<int, std::string> run_raftd(const std::string& flags) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
-TEST(Raftd, PipelineFlagsOutOfRangeAreRefusedByName) {
+TEST(Raftd, TuningFlagsOutOfRangeAreRefusedByName) {
   for (const std::string flag : {"--max-inflight-appends 0", "--max-append-bytes 100", "--max-append-bytes lots",
                                  "--coalesce-appends maybe", "--narrow-read-rounds maybe", "--lease-drift-margin -1",
-                                 "--lease-drift-margin 250"}) {
+                                 "--lease-drift-margin 250", "--client-threads 0"}) {
     const auto [status, output] = run_raftd(flag);
     EXPECT_NE(status, 0) << flag;
     EXPECT_NE(output.find(flag.substr(0, flag.find(' '))), std::string::npos) << flag << ": " << output;
