@@ -67,7 +67,7 @@ struct DurableLogOptions {
   // Default: 64 MiB.
   std::uint64_t max_segment_bytes = 64ull << 20;
   // Reserve each segment's blocks when it is created (fallocate), so appends change
-  // no metadata and fdatasync stays cheap. Default: true.
+  // no file size and a full disk is found at creation. Default: true.
   bool preallocate = true;
   // With preallocate: keep up to this many bytes past the newest record written as
   // real zeros, refilled once half of them are used. fallocate reserves blocks as

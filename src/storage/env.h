@@ -49,7 +49,9 @@ class WritableFile {
   // Appends at the current end of the file (its size).
   virtual Status append(std::string_view data) = 0;
   // Writes at `offset` (pwrite), extending the file if needed. Writing inside a
-  // preallocated range changes no metadata, which is what lets sync_data() be cheap.
+  // preallocated range changes no size; over bytes already written (not merely
+  // fallocated) it changes no metadata at all, which is what lets sync_data() be
+  // cheap (DurableLogOptions::zero_ahead_bytes).
   virtual Status write_at(std::uint64_t offset, std::string_view data) = 0;
   // fdatasync: makes the written bytes durable, plus the metadata needed to read
   // them back (the size), not timestamps.
