@@ -11,7 +11,8 @@
 // Completion callbacks and event callbacks run on the node's internal threads (the
 // event loop or the apply thread): they must be quick and must not call back into
 // the Node synchronously waiting for a result (that would deadlock). The
-// StateMachine is called only from the apply thread.
+// StateMachine is called only from the apply thread (apply() also from the event
+// loop, with NodeOptions::apply_on_loop), one call at a time.
 #pragma once
 
 #include <functional>

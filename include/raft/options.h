@@ -76,6 +76,15 @@ struct NodeOptions {
   /// cluster a round then costs one follower's answer instead of two. Default: on.
   bool narrow_read_rounds = true;
 
+  /// For a state machine whose apply() takes microseconds: while the apply thread has
+  /// nothing to do, the event loop applies committed commands itself and answers
+  /// their proposals, a thread wake-up fewer per commit on every node. Batches
+  /// committed while the apply thread is busy (taking or restoring a snapshot, or
+  /// still applying) go to it, in log order as always; apply() is never called on two
+  /// threads at once. A slow apply() then delays replication and elections: leave it
+  /// off unless every command is cheap. Default: off.
+  bool apply_on_loop = false;
+
   /// How long propose/read/membership calls wait before failing with kTimeout.
   /// Default: 5 s.
   std::chrono::milliseconds request_timeout{5000};

@@ -13,14 +13,17 @@
 namespace raft {
 
 /// What the application implements: apply committed commands in log order, and save
-/// and restore its whole state as a snapshot. Called only from the node's apply thread.
+/// and restore its whole state as a snapshot. Called only from the node's apply thread
+/// (apply() also from its event loop with NodeOptions::apply_on_loop), one call at a
+/// time.
 class StateMachine {
  public:
   virtual ~StateMachine() = default;
 
   /// Applies a committed command and returns the answer for whoever proposed it.
-  /// Called on the node's apply thread, once per committed command, in log order,
-  /// never concurrently with itself or with save/restore. Must be deterministic: every
+  /// Called on the node's apply thread (or its event loop, see
+  /// NodeOptions::apply_on_loop), once per committed command, in log order, never
+  /// concurrently with itself or with save/restore. Must be deterministic: every
   /// replica applies the same commands and must reach the same state.
   virtual std::string apply(Index index, std::string_view command) = 0;
 

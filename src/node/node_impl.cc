@@ -534,7 +534,7 @@ void NodeImpl::handle_ready(core::Ready&& ready) {
       std::lock_guard lock(status_mutex_);
       ++status_.snapshots_installed;
     }
-    apply_->post([this] {
+    post_to_apply([this] {
       try {
         restore_latest_snapshot();
       } catch (const std::exception& e) {
@@ -732,10 +732,22 @@ void NodeImpl::dispatch_committed(std::vector<pb::Entry>&& entries) {
     std::lock_guard lock(status_mutex_);
     status_.proposals_committed += committed_commands;
   }
-  apply_->post([this, entries = std::move(entries), callbacks = std::move(callbacks)]() mutable {
+  if (options_.apply_on_loop && apply_tasks_queued_.load(std::memory_order_acquire) == 0) {
     apply_batch(entries, callbacks);
-  });
+  } else {
+    post_to_apply([this, entries = std::move(entries), callbacks = std::move(callbacks)]() mutable {
+      apply_batch(entries, callbacks);
+    });
+  }
   maybe_auto_snapshot();
+}
+
+void NodeImpl::post_to_apply(std::function<void()> task) {
+  apply_tasks_queued_.fetch_add(1, std::memory_order_relaxed);
+  apply_->post([this, task = std::move(task)] {
+    task();
+    apply_tasks_queued_.fetch_sub(1, std::memory_order_release);
+  });
 }
 
 void NodeImpl::apply_batch(const std::vector<pb::Entry>& entries,
@@ -1013,7 +1025,7 @@ void NodeImpl::start_snapshot(std::function<void(Result<Index>)> done) {
   // metadata.index() when save() is called. The snapshot's fsyncs and rename then run
   // on the snapshot thread: under load they took tens of milliseconds, and every
   // answer waited for them while they ran on the apply thread.
-  apply_->post([this, metadata, done = std::move(done)]() mutable {
+  post_to_apply([this, metadata, done = std::move(done)]() mutable {
     if (sm_applied_ != metadata.index()) {
       return snapshot_finished(error(ErrorCode::kInProgress, "state machine is not at the snapshot index yet"),
                                std::move(done));

@@ -181,7 +181,11 @@ class NodeImpl final : public TransportHandler {
   void log(const std::string& line);
   Error not_leader_error() const;
 
-  // ---- apply thread only ----
+  // Queues a task on the apply thread, counting it in apply_tasks_queued_. Loop only.
+  void post_to_apply(std::function<void()> task);
+
+  // ---- apply thread only (and the loop, with NodeOptions::apply_on_loop, while
+  // apply_tasks_queued_ is zero) ----
   void apply_batch(const std::vector<pb::Entry>& entries,
                    std::vector<std::function<void(Result<std::string>)>>& callbacks);
   void restore_latest_snapshot();
@@ -249,6 +253,12 @@ class NodeImpl final : public TransportHandler {
   std::vector<QueuedProposal> queued_proposals_;
   std::vector<QueuedRead> queued_reads_;
 
+  // Tasks posted to the apply thread and not yet finished. Only the loop posts, so
+  // while it reads zero the apply thread is idle and stays idle: the loop may then
+  // touch the apply-thread state itself (NodeOptions::apply_on_loop). The apply
+  // thread's decrement (release) orders its writes before the loop's load (acquire).
+  std::atomic<std::uint64_t> apply_tasks_queued_{0};
+
   // Apply-thread state.
   Index sm_applied_ = 0;  // the state machine's state covers everything up to here
   bool sm_failed_ = false;
@@ -260,7 +270,7 @@ class NodeImpl final : public TransportHandler {
   // append. Each side stores its own before it loads the other's (both seq_cst), so a
   // read registered while a batch completes is seen by at least one side.
   static constexpr Index kNothingAwaitsApply = ~Index{0};
-  std::atomic<Index> published_applied_{0};     // written by the apply thread only
+  std::atomic<Index> published_applied_{0};     // written by whoever applies
   std::atomic<Index> wake_loop_at_applied_{kNothingAwaitsApply};  // by the loop only
 
   // Published for status() (any thread).

@@ -45,6 +45,7 @@ struct Flags {
   std::uint64_t max_append_bytes = 1 << 20;
   bool coalesce_appends = true;
   bool narrow_read_rounds = true;
+  bool apply_on_loop = true;
   int lease_drift_margin_ms = 20;
   std::string client_io = "io_uring";
   int client_threads = 2;
@@ -190,6 +191,10 @@ int main(int argc, char** argv) {
   app.add_option("--narrow-read-rounds", flags.narrow_read_rounds,
                  "A linearizable read's round asks only the quickest quorum of voters first (off: every voter)")
       ->capture_default_str();
+  app.add_option("--apply-on-loop", flags.apply_on_loop,
+                 "Apply committed writes on the consensus loop while the apply thread is idle (a key-value "
+                 "write takes microseconds; off: always on the apply thread)")
+      ->capture_default_str();
   app.add_option("--lease-drift-margin", flags.lease_drift_margin_ms,
                  "Lease reads trust the leader for the election timeout minus this many ms (clock drift)")
       ->capture_default_str()->check(CLI::Range(0, 600000));
@@ -267,6 +272,7 @@ int main(int argc, char** argv) {
   options.max_append_bytes = flags.max_append_bytes;
   options.coalesce_appends = flags.coalesce_appends;
   options.narrow_read_rounds = flags.narrow_read_rounds;
+  options.apply_on_loop = flags.apply_on_loop;
   options.lease_drift_margin = std::chrono::milliseconds(flags.lease_drift_margin_ms);
 
   auto kv = std::make_shared<raftd::KvStore>();

@@ -10,8 +10,10 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <pthread.h>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -28,16 +30,25 @@ using namespace std::chrono_literals;
 class KvMachine final : public StateMachine {
  public:
   std::string apply(Index, std::string_view command) override {
+    CallGuard guard(*this);
     if (const int ms = apply_delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     std::istringstream in{std::string(command)};
     std::string op, key, value;
     in >> op >> key >> value;
     std::lock_guard lock(mutex_);
+    ++applies_by_thread_[this_thread_name()];
     std::string previous = data_[key];
     data_[key] = value;
     return previous;
   }
   void save(std::ostream& out) override {
+    CallGuard guard(*this);
+    {
+      std::unique_lock lock(gate_mutex_);
+      ++saves_started_;
+      gate_changed_.notify_all();
+      gate_changed_.wait_for(lock, 10s, [this] { return !holding_saves_; });  // never hangs a broken test
+    }
     std::lock_guard lock(mutex_);
     for (const auto& [k, v] : data_) out << k << ' ' << v << '\n';
   }
@@ -54,9 +65,52 @@ class KvMachine final : public StateMachine {
   }
   std::atomic<int> apply_delay_ms{0};  // a slow state machine
 
+  // How many apply() calls ran on each thread, by thread name (raft-loop, raft-apply).
+  std::map<std::string, int> applies_by_thread() const {
+    std::lock_guard lock(mutex_);
+    return applies_by_thread_;
+  }
+  // Calls (apply, save) that began while another was running: must stay 0.
+  int overlapping_calls() const { return overlapping_calls_.load(); }
+
+  // Holds save() calls until release_saves() (or 10 s).
+  void hold_saves() {
+    std::lock_guard lock(gate_mutex_);
+    holding_saves_ = true;
+  }
+  bool wait_until_save_started(std::chrono::milliseconds limit) {
+    std::unique_lock lock(gate_mutex_);
+    return gate_changed_.wait_for(lock, limit, [this] { return saves_started_ > 0; });
+  }
+  void release_saves() {
+    std::lock_guard lock(gate_mutex_);
+    holding_saves_ = false;
+    gate_changed_.notify_all();
+  }
+
  private:
+  struct CallGuard {
+    explicit CallGuard(KvMachine& m) : machine(m) {
+      if (machine.calls_running_.fetch_add(1) != 0) ++machine.overlapping_calls_;
+    }
+    ~CallGuard() { machine.calls_running_.fetch_sub(1); }
+    KvMachine& machine;
+  };
+  static std::string this_thread_name() {
+    char name[32] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    return name;
+  }
+
   mutable std::mutex mutex_;
   std::map<std::string, std::string> data_;
+  std::map<std::string, int> applies_by_thread_;
+  std::atomic<int> calls_running_{0};
+  std::atomic<int> overlapping_calls_{0};
+  std::mutex gate_mutex_;
+  std::condition_variable gate_changed_;
+  bool holding_saves_ = false;
+  int saves_started_ = 0;
 };
 
 // A MemoryLogStore that also takes writes through try_write_here(), counting the
@@ -180,8 +234,9 @@ class LocalCluster {
  public:
   // Snapshots count entries only unless a snapshot_log_ratio is given, so a test
   // knows when one is due.
-  explicit LocalCluster(int n, std::uint64_t snapshot_threshold = 0, double snapshot_log_ratio = 0)
-      : threshold_(snapshot_threshold), log_ratio_(snapshot_log_ratio) {
+  explicit LocalCluster(int n, std::uint64_t snapshot_threshold = 0, double snapshot_log_ratio = 0,
+                        bool apply_on_loop = false)
+      : threshold_(snapshot_threshold), log_ratio_(snapshot_log_ratio), apply_on_loop_(apply_on_loop) {
     for (int i = 1; i <= n; ++i) peers_.push_back(Peer{static_cast<NodeId>(i), "", "", ""});
     for (int i = 1; i <= n; ++i) start(static_cast<NodeId>(i), /*join=*/false);
   }
@@ -198,6 +253,7 @@ class LocalCluster {
     o.snapshot_threshold_entries = threshold_;
     o.snapshot_log_ratio = log_ratio_;
     o.snapshot_trailing_entries = 5;
+    o.apply_on_loop = apply_on_loop_;
     o.random_seed = id * 7919;
     o.log_store = nodes_[id].log;
     o.snapshot_store = nodes_[id].snapshots;
@@ -249,6 +305,7 @@ class LocalCluster {
  private:
   std::uint64_t threshold_;
   double log_ratio_;
+  bool apply_on_loop_;
   testing::LocalHub hub_;
   std::vector<Peer> peers_;
   std::map<NodeId, TestNode> nodes_;
@@ -562,6 +619,56 @@ TEST(Node, ApplyingGoesOnWhileASnapshotIsSynced) {
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   EXPECT_LT(taken.value(), node.status().applied_index);
   EXPECT_EQ(node.status().snapshot_index, taken.value());
+}
+
+// By default the state machine runs on the apply thread only. With apply_on_loop,
+// every node's loop applies what commits while the apply thread is idle.
+TEST(Node, ApplyOnLoopAppliesOnEveryNodesLoopWhileTheApplyThreadIsIdle) {
+  for (const bool on_loop : {false, true}) {
+    LocalCluster cluster(3, /*snapshot_threshold=*/0, /*snapshot_log_ratio=*/0, on_loop);
+    ASSERT_NE(replicate_keys(cluster, 100), 0u) << "apply_on_loop " << on_loop;
+    for (auto& [id, n] : cluster.nodes()) {
+      const std::map<std::string, int> threads = n.machine->applies_by_thread();
+      const std::map<std::string, int> expected{{on_loop ? "raft-loop" : "raft-apply", 100}};
+      EXPECT_EQ(threads, expected) << "node " << id << ", apply_on_loop " << on_loop;
+      EXPECT_EQ(n.machine->overlapping_calls(), 0) << "node " << id;
+    }
+  }
+}
+
+// What commits while the apply thread saves a snapshot queues behind the save, in
+// order, and is applied there; once the apply thread is idle again the loop applies.
+// Applied on the loop at once, those writes would race the save (and change the
+// state it saves: the snapshot would fail as not at its index).
+TEST(Node, ApplyOnLoopLeavesBatchesToABusyApplyThreadInOrder) {
+  LocalCluster cluster(1, /*snapshot_threshold=*/0, /*snapshot_log_ratio=*/0, /*apply_on_loop=*/true);
+  ASSERT_EQ(cluster.wait_for_leader(), 1u);
+  Node& node = cluster.node(1);
+  KvMachine& machine = cluster.machine(1);
+  auto expected = write_keys(node, 0, 10);
+  const Index snapshot_at = node.status().applied_index;
+  machine.hold_saves();
+  std::future<Result<Index>> snapshot = node.snapshot();
+  const bool started = machine.wait_until_save_started(5s);
+  if (!started) machine.release_saves();
+  ASSERT_TRUE(started) << "no save() began";
+  std::vector<std::future<Result<std::string>>> during;
+  for (int i = 0; i < 20; ++i) during.push_back(node.propose("set during " + std::to_string(i)));
+  std::this_thread::sleep_for(100ms);  // committed by now (a lone node), not applied
+  for (auto& f : during) EXPECT_EQ(f.wait_for(0s), std::future_status::timeout) << "applied during the save";
+  machine.release_saves();
+  for (auto& f : during) EXPECT_TRUE(f.get().ok());
+  Result<Index> taken = snapshot.get();
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  EXPECT_EQ(taken.value(), snapshot_at);
+  expected["during"] = "19";
+  const auto after = write_keys(node, 10, 20);
+  for (const auto& [k, v] : after) expected[k] = v;
+  EXPECT_EQ(machine.data(), expected);
+  const std::map<std::string, int> threads = machine.applies_by_thread();
+  EXPECT_EQ(threads.count("raft-apply") ? threads.at("raft-apply") : 0, 20) << "the writes made during the save";
+  EXPECT_EQ(threads.count("raft-loop") ? threads.at("raft-loop") : 0, 20) << "the writes before and after it";
+  EXPECT_EQ(machine.overlapping_calls(), 0);
 }
 
 // A hard state that only moves the commit index is not written on its own (it needs

@@ -228,8 +228,8 @@ std::pair<int, std::string> run_raftd(const std::string& flags) {
 
 TEST(Raftd, TuningFlagsOutOfRangeAreRefusedByName) {
   for (const std::string flag : {"--max-inflight-appends 0", "--max-append-bytes 100", "--max-append-bytes lots",
-                                 "--coalesce-appends maybe", "--narrow-read-rounds maybe", "--lease-drift-margin -1",
-                                 "--lease-drift-margin 250", "--client-threads 0"}) {
+                                 "--coalesce-appends maybe", "--narrow-read-rounds maybe", "--apply-on-loop maybe",
+                                 "--lease-drift-margin -1", "--lease-drift-margin 250", "--client-threads 0"}) {
     const auto [status, output] = run_raftd(flag);
     EXPECT_NE(status, 0) << flag;
     EXPECT_NE(output.find(flag.substr(0, flag.find(' '))), std::string::npos) << flag << ": " << output;
