@@ -213,9 +213,6 @@ class NodeImpl final : public TransportHandler {
   std::deque<PendingPersist> persisting_;
   std::uint64_t next_write_id_ = 1;
   std::optional<pb::HardState> deferred_hard_state_;  // commit-only, not yet written
-  // A leader's write of at most this many entries is written on the loop after its
-  // sends (persist()); larger ones, which mean load, go to the log's thread.
-  static constexpr std::size_t kEntriesToWriteAfterSends = 4;
   // Writes waiting for write_after_sends(); while any waits, later writes queue here
   // too, so that writes reach the log store in Ready order.
   std::vector<WriteAfterSends> writes_after_sends_;

@@ -689,10 +689,12 @@ TEST(Node, CommitOnlyChangesWaitForTheNextWriteOrTheStop) {
   }
 }
 
-// Under light load every node writes on its loop: a follower at once (its answer
-// waits for the write), the leader once its appends are on their way. A leader's
-// large write (load) goes through submit(), so the loop steps on while it syncs.
-TEST(Node, LightWritesAreDoneOnTheLoopAndALeadersBurstOnTheLogsThread) {
+// While its log is idle every node writes on its loop: a follower at once (its answer
+// waits for the write), the leader once its appends are on their way, a burst of
+// small writes included. A leader's write of more than an append message's worth
+// (max_append_bytes) goes through submit(), so the loop is never held longer than a
+// follower's would be.
+TEST(Node, WritesUpToAnAppendsWorthAreDoneOnTheLoopLargerOnesOnTheLogsThread) {
   LocalCluster cluster(3);
   const NodeId leader = cluster.wait_for_leader();
   ASSERT_NE(leader, 0u);
@@ -709,20 +711,32 @@ TEST(Node, LightWritesAreDoneOnTheLoopAndALeadersBurstOnTheLogsThread) {
     EXPECT_GE(n.log->entries_written_here.load(), 20u) << "node " << id << (id == leader ? " (leader)" : "");
   }
 
-  // Hold the leader's loop inside a write while a burst queues behind it.
+  // Hold the leader's loop inside a write while a burst of `count` commands of
+  // `value_bytes` queues behind it: the burst then goes out as one write.
   CountingLogStore& log = *nodes[leader].log;
-  const std::uint64_t submitted_before = log.entries_submitted.load();
-  log.hold_next_write_here = true;
-  auto first = cluster.node(leader).propose("set burst first");
-  const bool held = log.wait_until_held();
-  if (!held) log.hold_next_write_here = false;
-  ASSERT_TRUE(held) << "the leader wrote nothing on its loop";
-  std::vector<std::future<Result<std::string>>> burst;
-  for (int i = 0; i < 50; ++i) burst.push_back(cluster.node(leader).propose("set burst " + std::to_string(i)));
-  log.release_held();
-  EXPECT_TRUE(first.get().ok());
-  for (auto& f : burst) EXPECT_TRUE(f.get().ok());
-  EXPECT_GE(log.entries_submitted.load() - submitted_before, 50u) << "the burst was one large write";
+  auto burst = [&](int count, std::size_t value_bytes) {
+    log.hold_next_write_here = true;
+    auto first = cluster.node(leader).propose("set burst first");
+    const bool held = log.wait_until_held();
+    if (!held) log.hold_next_write_here = false;
+    ASSERT_TRUE(held) << "the leader wrote nothing on its loop";
+    std::vector<std::future<Result<std::string>>> queued;
+    for (int i = 0; i < count; ++i) {
+      queued.push_back(cluster.node(leader).propose("set burst" + std::to_string(i) + " " + std::string(value_bytes, 'v')));
+    }
+    log.release_held();
+    EXPECT_TRUE(first.get().ok());
+    for (auto& f : queued) EXPECT_TRUE(f.get().ok());
+  };
+  std::uint64_t submitted_before = log.entries_submitted.load();
+  std::uint64_t here_before = log.entries_written_here.load();
+  burst(50, 100);  // 5 KB
+  EXPECT_EQ(log.entries_submitted.load(), submitted_before) << "a small burst went to the log's thread";
+  EXPECT_GE(log.entries_written_here.load() - here_before, 51u);
+
+  submitted_before = log.entries_submitted.load();
+  burst(40, 32 << 10);  // 1.3 MB, above the 1 MiB max_append_bytes
+  EXPECT_GE(log.entries_submitted.load() - submitted_before, 40u) << "the large burst was written on the loop";
 }
 
 // A write that fails on the loop stops that node as a failed write on the log's thread
