@@ -4,11 +4,13 @@
 // Readies handled as they appear. Disk writes go to the LogStore asynchronously
 // (the loop takes the next Ready while the previous one is being synced; messages
 // that promise durability wait for their write), committed entries go to the apply
-// thread, and the loop never blocks on the state machine. It blocks on the disk only
+// thread, and the loop never blocks on the state machine (unless
+// NodeOptions::apply_on_loop lets it apply while that thread is idle). It blocks on
+// the disk only
 // for a follower's append (whose answer waits for it anyway) and for a leader's
-// small write once its appends are on the wire, and only while the log is idle and
-// its syncs are fast (LogStore::try_write_here): two thread hand-offs fewer on the
-// path of a commit (persist()).
+// write of up to an append's worth of entries once its appends are on the wire, and
+// only while the log is idle and its syncs are fast (LogStore::try_write_here): two
+// thread hand-offs fewer on the path of a commit (persist()).
 //
 // Threads: the loop thread (everything in the "loop only" section, and the
 // connections of the default HTTP transport, which runs on io_), the apply thread
@@ -115,7 +117,7 @@ class NodeImpl final : public TransportHandler {
     std::function<void(Result<NodeId>)> done;
     Clock::time_point deadline;
   };
-  // A leader's small write, held until the appends sent before it are on the wire.
+  // A leader's write, held until the appends sent before it are on the wire.
   struct WriteAfterSends {
     LogWrite write;
     std::uint64_t write_id = 0;
