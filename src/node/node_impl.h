@@ -6,11 +6,11 @@
 // that promise durability wait for their write), committed entries go to the apply
 // thread, and the loop never blocks on the state machine (unless
 // NodeOptions::apply_on_loop lets it apply while that thread is idle). It blocks on
-// the disk only
-// for a follower's append (whose answer waits for it anyway) and for a leader's
-// write of up to an append's worth of entries once its appends are on the wire, and
-// only while the log is idle and its syncs are fast (LogStore::try_write_here): two
-// thread hand-offs fewer on the path of a commit (persist()).
+// the disk only for a follower's append (whose answer waits for it anyway) and for
+// a leader's write of up to an append's worth of entries once its appends are on
+// the wire, and only while the log is idle and its syncs are fast
+// (LogStore::try_write_here): two thread hand-offs fewer on the path of a commit
+// (persist()).
 //
 // Threads: the loop thread (everything in the "loop only" section, and the
 // connections of the default HTTP transport, which runs on io_), the apply thread
