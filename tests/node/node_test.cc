@@ -235,8 +235,11 @@ class LocalCluster {
   // Snapshots count entries only unless a snapshot_log_ratio is given, so a test
   // knows when one is due.
   explicit LocalCluster(int n, std::uint64_t snapshot_threshold = 0, double snapshot_log_ratio = 0,
-                        bool apply_on_loop = false)
-      : threshold_(snapshot_threshold), log_ratio_(snapshot_log_ratio), apply_on_loop_(apply_on_loop) {
+                        bool apply_on_loop = false, std::uint64_t max_append_bytes = 1 << 20)
+      : threshold_(snapshot_threshold),
+        log_ratio_(snapshot_log_ratio),
+        apply_on_loop_(apply_on_loop),
+        max_append_bytes_(max_append_bytes) {
     for (int i = 1; i <= n; ++i) peers_.push_back(Peer{static_cast<NodeId>(i), "", "", ""});
     for (int i = 1; i <= n; ++i) start(static_cast<NodeId>(i), /*join=*/false);
   }
@@ -254,6 +257,7 @@ class LocalCluster {
     o.snapshot_log_ratio = log_ratio_;
     o.snapshot_trailing_entries = 5;
     o.apply_on_loop = apply_on_loop_;
+    o.max_append_bytes = max_append_bytes_;
     o.random_seed = id * 7919;
     o.log_store = nodes_[id].log;
     o.snapshot_store = nodes_[id].snapshots;
@@ -306,6 +310,7 @@ class LocalCluster {
   std::uint64_t threshold_;
   double log_ratio_;
   bool apply_on_loop_;
+  std::uint64_t max_append_bytes_;
   testing::LocalHub hub_;
   std::vector<Peer> peers_;
   std::map<NodeId, TestNode> nodes_;
@@ -708,7 +713,10 @@ TEST(Node, CommitOnlyChangesWaitForTheNextWriteOrTheStop) {
 // (max_append_bytes) goes through submit(), so the loop is never held longer than a
 // follower's would be.
 TEST(Node, WritesUpToAnAppendsWorthAreDoneOnTheLoopLargerOnesOnTheLogsThread) {
-  LocalCluster cluster(3);
+  // Appends of at most 16 KiB, so a large write is small in bytes: megabytes of
+  // messages under tsan held the loops past the 50 ms election timeout.
+  LocalCluster cluster(3, /*snapshot_threshold=*/0, /*snapshot_log_ratio=*/0, /*apply_on_loop=*/false,
+                       /*max_append_bytes=*/16 << 10);
   const NodeId leader = cluster.wait_for_leader();
   ASSERT_NE(leader, 0u);
   auto& nodes = cluster.nodes();
@@ -727,28 +735,32 @@ TEST(Node, WritesUpToAnAppendsWorthAreDoneOnTheLoopLargerOnesOnTheLogsThread) {
   // Hold the leader's loop inside a write while a burst of `count` commands of
   // `value_bytes` queues behind it: the burst then goes out as one write.
   CountingLogStore& log = *nodes[leader].log;
+  // Built before the hold, so the loop is held only while they are queued: its
+  // followers elect another leader after 50-100 ms without heartbeats.
   auto burst = [&](int count, std::size_t value_bytes) {
+    std::vector<std::string> commands;
+    for (int i = 0; i < count; ++i) {
+      commands.push_back("set burst" + std::to_string(i) + " " + std::string(value_bytes, 'v'));
+    }
     log.hold_next_write_here = true;
     auto first = cluster.node(leader).propose("set burst first");
     const bool held = log.wait_until_held();
     if (!held) log.hold_next_write_here = false;
     ASSERT_TRUE(held) << "the leader wrote nothing on its loop";
     std::vector<std::future<Result<std::string>>> queued;
-    for (int i = 0; i < count; ++i) {
-      queued.push_back(cluster.node(leader).propose("set burst" + std::to_string(i) + " " + std::string(value_bytes, 'v')));
-    }
+    for (std::string& command : commands) queued.push_back(cluster.node(leader).propose(std::move(command)));
     log.release_held();
     EXPECT_TRUE(first.get().ok());
     for (auto& f : queued) EXPECT_TRUE(f.get().ok());
   };
   std::uint64_t submitted_before = log.entries_submitted.load();
   std::uint64_t here_before = log.entries_written_here.load();
-  burst(50, 100);  // 5 KB
+  burst(50, 100);  // 5 KB, under the 16 KiB max_append_bytes
   EXPECT_EQ(log.entries_submitted.load(), submitted_before) << "a small burst went to the log's thread";
   EXPECT_GE(log.entries_written_here.load() - here_before, 51u);
 
   submitted_before = log.entries_submitted.load();
-  burst(40, 32 << 10);  // 1.3 MB, above the 1 MiB max_append_bytes
+  burst(40, 1 << 10);  // 40 KB, above it
   EXPECT_GE(log.entries_submitted.load() - submitted_before, 40u) << "the large burst was written on the loop";
 }
 
