@@ -26,6 +26,38 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Holds the threads that pass() while hold() is in force, as a slow disk holds a
+// sync. A held thread goes on by itself after 10 s, so a broken test cannot hang.
+class Gate {
+ public:
+  void hold() {
+    std::lock_guard lock(mutex_);
+    holding_ = true;
+  }
+  // Waits until some thread reached pass() (held or not); false if none within limit.
+  bool wait_until_reached(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [this] { return reached_ > 0; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    holding_ = false;
+    changed_.notify_all();
+  }
+  void pass() {
+    std::unique_lock lock(mutex_);
+    ++reached_;
+    changed_.notify_all();
+    changed_.wait_for(lock, 10s, [this] { return !holding_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool holding_ = false;
+  int reached_ = 0;
+};
+
 // "set key value" -> returns the previous value. Thread-safe reads for the test.
 class KvMachine final : public StateMachine {
  public:
@@ -43,12 +75,7 @@ class KvMachine final : public StateMachine {
   }
   void save(std::ostream& out) override {
     CallGuard guard(*this);
-    {
-      std::unique_lock lock(gate_mutex_);
-      ++saves_started_;
-      gate_changed_.notify_all();
-      gate_changed_.wait_for(lock, 10s, [this] { return !holding_saves_; });  // never hangs a broken test
-    }
+    save_gate.pass();
     std::lock_guard lock(mutex_);
     for (const auto& [k, v] : data_) out << k << ' ' << v << '\n';
   }
@@ -73,20 +100,7 @@ class KvMachine final : public StateMachine {
   // Calls (apply, save) that began while another was running: must stay 0.
   int overlapping_calls() const { return overlapping_calls_.load(); }
 
-  // Holds save() calls until release_saves() (or 10 s).
-  void hold_saves() {
-    std::lock_guard lock(gate_mutex_);
-    holding_saves_ = true;
-  }
-  bool wait_until_save_started(std::chrono::milliseconds limit) {
-    std::unique_lock lock(gate_mutex_);
-    return gate_changed_.wait_for(lock, limit, [this] { return saves_started_ > 0; });
-  }
-  void release_saves() {
-    std::lock_guard lock(gate_mutex_);
-    holding_saves_ = false;
-    gate_changed_.notify_all();
-  }
+  Gate save_gate;  // every save() passes it
 
  private:
   struct CallGuard {
@@ -107,10 +121,6 @@ class KvMachine final : public StateMachine {
   std::map<std::string, int> applies_by_thread_;
   std::atomic<int> calls_running_{0};
   std::atomic<int> overlapping_calls_{0};
-  std::mutex gate_mutex_;
-  std::condition_variable gate_changed_;
-  bool holding_saves_ = false;
-  int saves_started_ = 0;
 };
 
 // A MemoryLogStore that also takes writes through try_write_here(), counting the
@@ -171,8 +181,8 @@ class CountingLogStore final : public LogStore {
   bool held_ = false;
 };
 
-// A MemorySnapshotStore whose commits can be held, as a slow disk holds a snapshot's
-// fsyncs. A held commit goes on by itself after 10 s, so a broken test cannot hang.
+// A MemorySnapshotStore whose commits pass commit_gate, so a test can hold them as a
+// slow disk holds a snapshot's fsyncs.
 class GatedSnapshotStore final : public SnapshotStore {
  public:
   std::unique_ptr<SnapshotWriter> create(const pb::SnapshotMetadata& metadata) override {
@@ -181,19 +191,7 @@ class GatedSnapshotStore final : public SnapshotStore {
   std::optional<pb::SnapshotMetadata> latest() const override { return inner_.latest(); }
   std::unique_ptr<SnapshotReader> open_latest() const override { return inner_.open_latest(); }
 
-  void hold_commits() {
-    std::lock_guard lock(mutex_);
-    holding_ = true;
-  }
-  bool wait_until_held(std::chrono::milliseconds limit) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, limit, [this] { return held_ > 0; });
-  }
-  void release() {
-    std::lock_guard lock(mutex_);
-    holding_ = false;
-    changed_.notify_all();
-  }
+  Gate commit_gate;  // every commit passes it
 
  private:
   class GatedWriter final : public SnapshotWriter {
@@ -202,12 +200,7 @@ class GatedSnapshotStore final : public SnapshotStore {
         : store_(store), inner_(std::move(inner)) {}
     void write(const char* data, std::size_t n) override { inner_->write(data, n); }
     pb::SnapshotMetadata commit() override {
-      {
-        std::unique_lock lock(store_.mutex_);
-        ++store_.held_;
-        store_.changed_.notify_all();
-        store_.changed_.wait_for(lock, 10s, [this] { return !store_.holding_; });
-      }
+      store_.commit_gate.pass();
       return inner_->commit();
     }
 
@@ -217,10 +210,6 @@ class GatedSnapshotStore final : public SnapshotStore {
   };
 
   MemorySnapshotStore inner_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool holding_ = false;
-  int held_ = 0;  // commits that reached the gate while holding_ or not
 };
 
 struct TestNode {
@@ -611,15 +600,15 @@ TEST(Node, ApplyingGoesOnWhileASnapshotIsSynced) {
   Node& node = cluster.node(1);
   write_keys(node, 0, 10);
   GatedSnapshotStore& store = *cluster.nodes()[1].snapshots;
-  store.hold_commits();
+  store.commit_gate.hold();
   std::future<Result<Index>> snapshot = node.snapshot();
-  ASSERT_TRUE(store.wait_until_held(5s));
+  ASSERT_TRUE(store.commit_gate.wait_until_reached(5s));
   // Each of these waits for its apply; with the commit on the apply thread they
   // would time out (request_timeout is 3 s).
   const auto expected = write_keys(node, 10, 60);
   EXPECT_EQ(cluster.machine(1).data(), expected);
   EXPECT_EQ(snapshot.wait_for(0s), std::future_status::timeout) << "the snapshot finished while held";
-  store.release();
+  store.commit_gate.release();
   Result<Index> taken = snapshot.get();
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   EXPECT_LT(taken.value(), node.status().applied_index);
@@ -657,10 +646,10 @@ TEST(Node, ApplyOnLoopLeavesBatchesToABusyApplyThreadInOrder) {
   auto expected = write_keys(node, 0, 10);
   EXPECT_EQ(applies_on("raft-loop"), 10) << "the apply thread was idle";
   const Index snapshot_at = node.status().applied_index;
-  machine.hold_saves();
+  machine.save_gate.hold();
   std::future<Result<Index>> snapshot = node.snapshot();
-  const bool started = machine.wait_until_save_started(5s);
-  if (!started) machine.release_saves();
+  const bool started = machine.save_gate.wait_until_reached(5s);
+  if (!started) machine.save_gate.release();
   ASSERT_TRUE(started) << "no save() began";
   std::vector<std::future<Result<std::string>>> during;
   for (int i = 0; i < 20; ++i) during.push_back(node.propose("set during " + std::to_string(i)));
@@ -671,7 +660,7 @@ TEST(Node, ApplyOnLoopLeavesBatchesToABusyApplyThreadInOrder) {
   }
   EXPECT_GE(node.status().commit_index, snapshot_at + 20);
   for (auto& f : during) EXPECT_EQ(f.wait_for(0s), std::future_status::timeout) << "applied during the save";
-  machine.release_saves();
+  machine.save_gate.release();
   for (auto& f : during) EXPECT_TRUE(f.get().ok());
   Result<Index> taken = snapshot.get();
   ASSERT_TRUE(taken.ok()) << taken.error().message;
