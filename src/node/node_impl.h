@@ -218,6 +218,9 @@ class NodeImpl final : public TransportHandler {
   // Writes waiting for write_after_sends(); while any waits, later writes queue here
   // too, so that writes reach the log store in Ready order.
   std::vector<WriteAfterSends> writes_after_sends_;
+  // A leader writes on its loop only in a configuration of at most this many members
+  // (itself included; learners count, they are sent to as well). See persist().
+  static constexpr std::size_t kMostMembersForLoopWrites = 3;
   std::map<Index, PendingProposal> proposals_;       // by log index
   std::map<Index, PendingConfChange> conf_changes_;  // by log index
   std::deque<WaitingConfChange> waiting_conf_changes_;  // oldest first

@@ -753,6 +753,32 @@ TEST(Node, WritesUpToAnAppendsWorthAreDoneOnTheLoopLargerOnesOnTheLogsThread) {
   EXPECT_GE(log.entries_submitted.load() - submitted_before, 40u) << "the large burst was written on the loop";
 }
 
+// A leader of five sends its writes to the log's thread, where the disk syncs while
+// its loop counts four followers' answers and feeds them; followers still write
+// theirs on their loops.
+TEST(Node, ALeaderOfFiveWritesOnTheLogsThreadItsFollowersOnTheirLoops) {
+  LocalCluster cluster(5);
+  const NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  auto& nodes = cluster.nodes();
+  CountingLogStore& log = *nodes[leader].log;
+  const std::uint64_t here_before = log.entries_written_here.load();
+  const std::uint64_t submitted_before = log.entries_submitted.load();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(cluster.node(leader).propose("set key" + std::to_string(i) + " v").get().ok());
+  }
+  ASSERT_EQ(cluster.node(leader).status().role, NodeRole::kLeader)
+      << "leadership moved during the writes (the test needs one leader throughout)";
+  EXPECT_EQ(log.entries_written_here.load(), here_before) << "the leader of five wrote on its loop";
+  EXPECT_GE(log.entries_submitted.load() - submitted_before, 20u);
+  const Index last = log.last_index();
+  for (auto& [id, n] : nodes) {
+    if (id == leader) continue;
+    for (int i = 0; i < 1000 && n.log->last_index() < last; ++i) std::this_thread::sleep_for(5ms);
+    EXPECT_GE(n.log->entries_written_here.load(), 20u) << "follower " << id;
+  }
+}
+
 // A write that fails on the loop stops that node as a failed write on the log's thread
 // does; the other two go on.
 TEST(Node, AWriteThatFailsOnTheLoopStopsOnlyThatNode) {
