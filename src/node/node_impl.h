@@ -8,7 +8,8 @@
 // NodeOptions::apply_on_loop lets it apply while that thread is idle). It blocks on
 // the disk only for a follower's append (whose answer waits for it anyway) and for
 // a leader's write of up to an append's worth of entries once its appends are on
-// the wire, and only while the log is idle and its syncs are fast
+// the wire (in a configuration of at most three members), and only while the log is
+// idle and its syncs are fast
 // (LogStore::try_write_here): two thread hand-offs fewer on the path of a commit
 // (persist()).
 //
