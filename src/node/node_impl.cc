@@ -596,9 +596,10 @@ bool NodeImpl::persist(LogWrite&& write, std::uint64_t write_id, bool sends_firs
   // 64: CPU per write -15%, writes/s +9%, docs/performance.md). A write of more than
   // an append message's worth of entries, which a follower never writes at once,
   // goes to the log's thread, so the loop is held for about as long as a follower's.
-  // And only for a leader of at most two others: one of four has their answers to
-  // count and their next appends to send while its disk syncs, and did more writes
-  // with the sync on the log's thread (bench/raftd-scaling, docs/performance.md).
+  // And only for a leader with at most two others to feed: with four, its loop has
+  // their answers to count and their next appends to send while the disk syncs, and
+  // five nodes did more writes with the sync on the log's thread
+  // (bench/raftd-scaling, docs/performance.md).
   std::uint64_t entry_bytes = 0;
   for (const pb::Entry& entry : write.entries) entry_bytes += entry.data().size();
   if (members_.size() <= kMostMembersForLoopWrites && entry_bytes <= options_.max_append_bytes && !write.snapshot) {
