@@ -33,11 +33,6 @@ void TaskThread::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::size_t TaskThread::queued() const {
-  std::lock_guard lock(mutex_);
-  return tasks_.size();
-}
-
 void TaskThread::run() {
   for (;;) {
     std::function<void()> task;

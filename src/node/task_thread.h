@@ -24,13 +24,12 @@ class TaskThread {
   void post(std::function<void()> task);
   // Finishes the running task, drops the queued ones, joins the thread. Idempotent.
   void stop();
-  std::size_t queued() const;
 
  private:
   void run();
 
   const std::string name_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
