@@ -1,7 +1,30 @@
 # Sourced by the bench scripts that run raftd clusters of real processes on
-# 127.0.0.1. The sourcing script sets RAFTD (the binary), work (a directory for data
-# and logs) and pids (an array its EXIT trap kills), and sources
-# bench/require-free-ports.sh first.
+# 127.0.0.1, after bench/require-free-ports.sh, from the repository's root.
+
+# Installs wrk from Debian when missing, builds raftd (release preset) and sets RAFTD
+# to it; wipes and makes work=build/<script-name> for data and logs; starts pids, an
+# array of processes that an EXIT trap kills.
+prepare_raftd_bench() {  # script-name
+  if ! command -v wrk >/dev/null; then
+    local sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk
+  fi
+  scripts/setup
+  cmake --preset release >/dev/null
+  cmake --build --preset release --target raftd >/dev/null
+  RAFTD=build/release/src/raftd/raftd
+  work="$PWD/build/$1"
+  rm -rf "$work"
+  mkdir -p "$work"
+  pids=()
+  trap kill_raftd_bench_processes EXIT
+}
+
+kill_raftd_bench_processes() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
 
 # Starts an n-node cluster on ports base+1.. (client) and base+51.. (peer), data in
 # $work/c<n>-n<i>, and sets leader_url to its leader's client URL and node_pids to its
