@@ -1,5 +1,6 @@
 #include "src/node/node_impl.h"
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <random>
@@ -200,7 +201,7 @@ void NodeImpl::stop() {
   boost::asio::post(io_, [this, &loop_done] {
     tick_timer_.cancel();
     if (storage_failure_.empty()) {
-      for (WriteAfterSends& w : writes_after_sends_) submit_write(std::move(w.write), w.write_id);
+      for (WriteAfterSends& w : writes_after_sends_) submit_write(std::move(w.write), {w.write_id});
     }
     writes_after_sends_.clear();
     if (deferred_hard_state_ && storage_failure_.empty()) {
@@ -561,13 +562,26 @@ void NodeImpl::handle_ready(core::Ready&& ready) {
     pending.durable = true;
     persisting_.push_back(std::move(pending));
   }
+  // Held writes go once appends are on their way again (whether or not this Ready
+  // wrote), or at once when this node no longer leads: its next writes queue behind.
+  if (!writes_after_sends_.empty() && (sends_first || soft_state_.role != core::Role::kLeader)) {
+    post_write_after_sends();
+  }
   if (!ready.committed_entries.empty()) dispatch_committed(std::move(ready.committed_entries));
   for (const core::ReadState& state : ready.read_states) on_read_state(state);
   release_durable();
 }
 
 bool NodeImpl::persist(LogWrite&& write, std::uint64_t write_id, bool sends_first) {
+  const bool hold = !sends_first && holds_until_sent(write);
   if (!writes_after_sends_.empty()) {
+    // Behind a posted or held write, in Ready order. Held ones stay held only behind
+    // another that may be held (handle_ready() posts them when it sends).
+    writes_after_sends_.push_back(WriteAfterSends{std::move(write), write_id});
+    if (!hold) post_write_after_sends();
+    return true;
+  }
+  if (hold) {
     writes_after_sends_.push_back(WriteAfterSends{std::move(write), write_id});
     return true;
   }
@@ -577,7 +591,7 @@ bool NodeImpl::persist(LogWrite&& write, std::uint64_t write_id, bool sends_firs
     // and back on the path of every commit.
     const std::optional<Status> written = write_here(write);
     if (!written) {
-      submit_write(std::move(write), write_id);
+      submit_write(std::move(write), {write_id});
       return true;
     }
     if (!written->ok()) {
@@ -609,11 +623,31 @@ bool NodeImpl::persist(LogWrite&& write, std::uint64_t write_id, bool sends_firs
   if (members_.size() <= kMostMembersForLoopWrites && !write.snapshot &&
       entry_bytes() <= options_.max_append_bytes) {
     writes_after_sends_.push_back(WriteAfterSends{std::move(write), write_id});
-    boost::asio::post(io_, [this] { write_after_sends(); });
+    post_write_after_sends();
     return true;
   }
-  submit_write(std::move(write), write_id);
+  submit_write(std::move(write), {write_id});
   return true;
+}
+
+bool NodeImpl::holds_until_sent(const LogWrite& write) const {
+  if (soft_state_.role != core::Role::kLeader || write.snapshot || write.entries.empty() ||
+      members_.size() > kMostMembersForLoopWrites || !persisting_.back().persisted_messages.empty()) {
+    return false;
+  }
+  const bool other_voter = std::any_of(members_.begin(), members_.end(), [this](const Member& m) {
+    return m.voter && m.peer.id != options_.id;
+  });
+  if (!other_voter) return false;  // it commits alone: nothing to wait for
+  std::uint64_t bytes = 0;
+  for (const pb::Entry& entry : write.entries) bytes += entry.data().size();
+  return bytes <= options_.max_append_bytes;
+}
+
+void NodeImpl::post_write_after_sends() {
+  if (write_after_sends_posted_) return;
+  write_after_sends_posted_ = true;
+  boost::asio::post(io_, [this] { write_after_sends(); });
 }
 
 std::optional<Status> NodeImpl::write_here(LogWrite& write) {
@@ -624,23 +658,59 @@ std::optional<Status> NodeImpl::write_here(LogWrite& write) {
   return result;
 }
 
-void NodeImpl::submit_write(LogWrite&& write, std::uint64_t write_id) {
-  log_store_->submit(std::move(write), [this, write_id](const Status& status) {
-    boost::asio::post(io_, [this, write_id, status] { on_write_done(write_id, status); });
+void NodeImpl::submit_write(LogWrite&& write, std::vector<std::uint64_t> write_ids) {
+  log_store_->submit(std::move(write), [this, ids = std::move(write_ids)](const Status& status) {
+    boost::asio::post(io_, [this, ids, status] {
+      for (std::uint64_t id : ids) on_write_done(id, status);
+    });
   });
 }
 
+namespace {
+
+// Whether `next` can join `merged` as one write: no snapshot in either, and its
+// entries (if any) follow merged's last one, so that neither truncates the other
+// (a leader only appends; a step-down's first write as follower may truncate).
+bool mergeable(const LogWrite& merged, const LogWrite& next) {
+  if (merged.snapshot || next.snapshot) return false;
+  return merged.entries.empty() || next.entries.empty() ||
+         next.entries.front().index() == merged.entries.back().index() + 1;
+}
+
+}  // namespace
+
 void NodeImpl::write_after_sends() {
+  write_after_sends_posted_ = false;
   std::vector<WriteAfterSends> writes;
   writes.swap(writes_after_sends_);
   if (!storage_failure_.empty()) return;
-  if (writes.size() == 1) {
-    if (const std::optional<Status> written = write_here(writes.front().write)) {
-      on_write_done(writes.front().write_id, *written);
-      return;
+  struct Merged {
+    LogWrite write;
+    std::vector<std::uint64_t> write_ids;
+  };
+  std::vector<Merged> runs;
+  for (WriteAfterSends& w : writes) {
+    if (runs.empty() || !mergeable(runs.back().write, w.write)) {
+      runs.push_back(Merged{std::move(w.write), {w.write_id}});
+      continue;
+    }
+    LogWrite& merged = runs.back().write;
+    for (pb::Entry& entry : w.write.entries) merged.entries.push_back(std::move(entry));
+    if (w.write.hard_state) merged.hard_state = std::move(w.write.hard_state);
+    merged.sync = merged.sync || w.write.sync;
+    runs.back().write_ids.push_back(w.write_id);
+  }
+  if (runs.size() == 1) {
+    std::uint64_t bytes = 0;
+    for (const pb::Entry& entry : runs.front().write.entries) bytes += entry.data().size();
+    if (bytes <= options_.max_append_bytes) {
+      if (const std::optional<Status> written = write_here(runs.front().write)) {
+        for (std::uint64_t id : runs.front().write_ids) on_write_done(id, *written);
+        return;
+      }
     }
   }
-  for (WriteAfterSends& w : writes) submit_write(std::move(w.write), w.write_id);
+  for (Merged& run : runs) submit_write(std::move(run.write), std::move(run.write_ids));
 }
 
 void NodeImpl::on_write_done(std::uint64_t write_id, const Status& status) {

@@ -8,7 +8,9 @@
 // NodeOptions::apply_on_loop lets it apply while that thread is idle). It blocks on
 // the disk only for a follower's append (whose answer waits for it anyway) and for
 // a leader's write of up to an append's worth of entries once its appends are on
-// the wire (in a configuration of at most three members), and only while the log is
+// the wire (in a configuration of at most three members; entries whose appends wait
+// for a follower's answer are written when they go out: holds_until_sent()), and
+// only while the log is
 // idle and its syncs are fast
 // (LogStore::try_write_here): two thread hand-offs fewer on the path of a commit
 // (persist()).
@@ -118,7 +120,8 @@ class NodeImpl final : public TransportHandler {
     std::function<void(Result<NodeId>)> done;
     Clock::time_point deadline;
   };
-  // A leader's write, held until the appends sent before it are on the wire.
+  // A leader's write, held until the appends sent before it are on the wire, or
+  // until its entries' own appends are (holds_until_sent()).
   struct WriteAfterSends {
     LogWrite write;
     std::uint64_t write_id = 0;
@@ -150,13 +153,24 @@ class NodeImpl final : public TransportHandler {
   // Hands a Ready's write to the log store (see handle_ready). False if it failed
   // the node's storage on the spot.
   bool persist(LogWrite&& write, std::uint64_t write_id, bool sends_first);
-  void submit_write(LogWrite&& write, std::uint64_t write_id);
+  // `write_ids`: the Readies' writes it carries (several when merged).
+  void submit_write(LogWrite&& write, std::vector<std::uint64_t> write_ids);
   // LogStore::try_write_here: nullopt if the store declined (the write is left to
   // the caller), else how the write went.
   std::optional<Status> write_here(LogWrite& write);
-  // The writes_after_sends_, once the loop has run the sends queued before them:
-  // a lone one on this thread if the log is idle, else all through submit_write().
+  // The writes_after_sends_, once the loop has run the sends queued before them,
+  // each run of consecutive ones merged into one write: a lone one of up to an
+  // append's worth of entries on this thread if the log is idle, else all through
+  // submit_write().
   void write_after_sends();
+  void post_write_after_sends();  // once, however often asked before it runs
+  // A leader's write of entries whose appends coalescing holds back (the followers
+  // have one unanswered): they cannot commit before those appends go out, so the
+  // write waits for them in writes_after_sends_ and is merged with the writes held
+  // meanwhile, one sync for all. Without it the leader synced about 1.8 times as
+  // often as each follower (docs/performance.md). Only in a configuration whose
+  // leader writes on its loop and that has another voter to commit with.
+  bool holds_until_sent(const LogWrite& write) const;
   void on_write_done(std::uint64_t write_id, const Status& status);
   void release_durable();
   void send(std::vector<pb::Message>&& messages);
@@ -217,8 +231,11 @@ class NodeImpl final : public TransportHandler {
   std::uint64_t next_write_id_ = 1;
   std::optional<pb::HardState> deferred_hard_state_;  // commit-only, not yet written
   // Writes waiting for write_after_sends(); while any waits, later writes queue here
-  // too, so that writes reach the log store in Ready order.
+  // too, so that writes reach the log store in Ready order. Held (nothing posted)
+  // only while this node leads and every one of them holds_until_sent(): the next
+  // Ready that sends, or a step-down, posts write_after_sends().
   std::vector<WriteAfterSends> writes_after_sends_;
+  bool write_after_sends_posted_ = false;
   // A leader writes on its loop only in a configuration of at most this many members
   // (itself included; learners count, they are sent to as well). See persist().
   static constexpr std::size_t kMostMembersForLoopWrites = 3;

@@ -137,6 +137,7 @@ class CountingLogStore final : public LogStore {
   }
   void submit(LogWrite write, std::function<void(const Status&)> done) override {
     entries_submitted += write.entries.size();
+    if (!write.entries.empty()) ++entry_writes_submitted;
     inner_.submit(std::move(write), std::move(done));
   }
   bool try_write_here(LogWrite& write, std::function<void(const Status&)>& done) override {
@@ -151,6 +152,7 @@ class CountingLogStore final : public LogStore {
       return true;
     }
     entries_written_here += write.entries.size();
+    if (!write.entries.empty()) ++entry_writes_here;
     inner_.submit(std::move(write), std::move(done));  // applies at once, calls done inline
     return true;
   }
@@ -171,6 +173,8 @@ class CountingLogStore final : public LogStore {
 
   std::atomic<std::uint64_t> entries_submitted{0};
   std::atomic<std::uint64_t> entries_written_here{0};
+  std::atomic<std::uint64_t> entry_writes_here{0};       // writes with entries, taken here
+  std::atomic<std::uint64_t> entry_writes_submitted{0};  // and through submit()
   std::atomic<bool> fail_here{false};
   std::atomic<bool> hold_next_write_here{false};
 
@@ -751,6 +755,56 @@ TEST(Node, WritesUpToAnAppendsWorthAreDoneOnTheLoopLargerOnesOnTheLogsThread) {
   submitted_before = log.entries_submitted.load();
   burst(40, 1 << 10);  // 40 KB, above it
   EXPECT_GE(log.entries_submitted.load() - submitted_before, 40u) << "the large burst was written on the loop";
+}
+
+// Entries proposed while both followers still owe an answer wait for it before they
+// are sent (coalescing), and the leader's write of them waits too: they cannot commit
+// sooner. The writes held meanwhile become one write when appends go out again (here
+// the heartbeats, every 10 ms), and the leader still commits everything.
+TEST(Node, ALeaderHoldsTheWriteOfEntriesItHasNotSentYet) {
+  LocalCluster cluster(3);
+  const NodeId leader = replicate_keys(cluster, 10);
+  ASSERT_NE(leader, 0u);
+  auto& nodes = cluster.nodes();
+  // Each follower's loop stops inside its write of the next append: no answers.
+  std::vector<NodeId> followers;
+  for (auto& [id, n] : nodes) {
+    if (id == leader) continue;
+    followers.push_back(id);
+    n.log->hold_next_write_here = true;
+  }
+  auto first = cluster.node(leader).propose("set first 1");
+  for (NodeId id : followers) {
+    const bool held = nodes[id].log->wait_until_held();
+    if (!held) {
+      for (NodeId f : followers) nodes[f].log->release_held();
+    }
+    ASSERT_TRUE(held) << "follower " << id << " wrote nothing on its loop";
+  }
+  // Twelve proposals a millisecond apart, each a Ready of its own: without holding,
+  // twelve writes. Held, one per heartbeat in the ~12 ms they take. Well under the
+  // election timeout (50 ms), so the followers' silence deposes nobody.
+  CountingLogStore& log = *nodes[leader].log;
+  auto writes = [&log] { return log.entry_writes_here.load() + log.entry_writes_submitted.load(); };
+  const std::uint64_t writes_before = writes();
+  std::vector<std::future<Result<std::string>>> proposed;
+  for (int i = 0; i < 12; ++i) {
+    proposed.push_back(cluster.node(leader).propose("set held" + std::to_string(i) + " v"));
+    std::this_thread::sleep_for(1ms);
+  }
+  const std::uint64_t writes_while_unanswered = writes() - writes_before;
+  for (NodeId id : followers) nodes[id].log->release_held();
+  EXPECT_TRUE(first.get().ok());
+  for (auto& f : proposed) {
+    Result<std::string> r = f.get();
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  }
+  EXPECT_LE(writes_while_unanswered, 6u) << "the leader wrote its unsent entries one Ready at a time";
+  const Index last = log.last_index();
+  for (auto& [id, n] : nodes) {
+    for (int i = 0; i < 1000 && n.log->last_index() < last; ++i) std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(n.log->last_index(), last) << "node " << id;
+  }
 }
 
 // A leader of five sends its writes to the log's thread, where the disk syncs while
