@@ -59,6 +59,22 @@ std::vector<Member> members_of(const pb::Configuration& configuration) {
   return out;
 }
 
+// The payload bytes of a write's entries: what max_append_bytes bounds.
+std::uint64_t entry_bytes(const LogWrite& write) {
+  std::uint64_t bytes = 0;
+  for (const pb::Entry& entry : write.entries) bytes += entry.data().size();
+  return bytes;
+}
+
+// Whether `next` can join `merged` as one write: no snapshot in either, and its
+// entries (if any) follow merged's last one, so that neither truncates the other
+// (a leader only appends; a step-down's first write as follower may truncate).
+bool mergeable(const LogWrite& merged, const LogWrite& next) {
+  if (merged.snapshot || next.snapshot) return false;
+  return merged.entries.empty() || next.entries.empty() ||
+         next.entries.front().index() == merged.entries.back().index() + 1;
+}
+
 }  // namespace
 
 NodeImpl::NodeImpl(NodeOptions options, std::shared_ptr<StateMachine> state_machine,
@@ -615,13 +631,8 @@ bool NodeImpl::persist(LogWrite&& write, std::uint64_t write_id, bool sends_firs
   // five nodes did more writes with the sync on the log's thread
   // (bench/raftd-scaling, docs/performance.md).
   // Cheapest first: a leader of five never sums its batch.
-  auto entry_bytes = [&write] {
-    std::uint64_t bytes = 0;
-    for (const pb::Entry& entry : write.entries) bytes += entry.data().size();
-    return bytes;
-  };
   if (members_.size() <= kMostMembersForLoopWrites && !write.snapshot &&
-      entry_bytes() <= options_.max_append_bytes) {
+      entry_bytes(write) <= options_.max_append_bytes) {
     writes_after_sends_.push_back(WriteAfterSends{std::move(write), write_id});
     post_write_after_sends();
     return true;
@@ -639,9 +650,7 @@ bool NodeImpl::holds_until_sent(const LogWrite& write) const {
     return m.voter && m.peer.id != options_.id;
   });
   if (!other_voter) return false;  // it commits alone: nothing to wait for
-  std::uint64_t bytes = 0;
-  for (const pb::Entry& entry : write.entries) bytes += entry.data().size();
-  return bytes <= options_.max_append_bytes;
+  return entry_bytes(write) <= options_.max_append_bytes;
 }
 
 void NodeImpl::post_write_after_sends() {
@@ -666,19 +675,6 @@ void NodeImpl::submit_write(LogWrite&& write, std::vector<std::uint64_t> write_i
   });
 }
 
-namespace {
-
-// Whether `next` can join `merged` as one write: no snapshot in either, and its
-// entries (if any) follow merged's last one, so that neither truncates the other
-// (a leader only appends; a step-down's first write as follower may truncate).
-bool mergeable(const LogWrite& merged, const LogWrite& next) {
-  if (merged.snapshot || next.snapshot) return false;
-  return merged.entries.empty() || next.entries.empty() ||
-         next.entries.front().index() == merged.entries.back().index() + 1;
-}
-
-}  // namespace
-
 void NodeImpl::write_after_sends() {
   write_after_sends_posted_ = false;
   std::vector<WriteAfterSends> writes;
@@ -700,14 +696,10 @@ void NodeImpl::write_after_sends() {
     merged.sync = merged.sync || w.write.sync;
     runs.back().write_ids.push_back(w.write_id);
   }
-  if (runs.size() == 1) {
-    std::uint64_t bytes = 0;
-    for (const pb::Entry& entry : runs.front().write.entries) bytes += entry.data().size();
-    if (bytes <= options_.max_append_bytes) {
-      if (const std::optional<Status> written = write_here(runs.front().write)) {
-        for (std::uint64_t id : runs.front().write_ids) on_write_done(id, *written);
-        return;
-      }
+  if (runs.size() == 1 && entry_bytes(runs.front().write) <= options_.max_append_bytes) {
+    if (const std::optional<Status> written = write_here(runs.front().write)) {
+      for (std::uint64_t id : runs.front().write_ids) on_write_done(id, *written);
+      return;
     }
   }
   for (Merged& run : runs) submit_write(std::move(run.write), std::move(run.write_ids));

@@ -10,10 +10,8 @@
 // a leader's write of up to an append's worth of entries once its appends are on
 // the wire (in a configuration of at most three members; entries whose appends wait
 // for a follower's answer are written when they go out: holds_until_sent()), and
-// only while the log is
-// idle and its syncs are fast
-// (LogStore::try_write_here): two thread hand-offs fewer on the path of a commit
-// (persist()).
+// only while the log is idle and its syncs are fast (LogStore::try_write_here): two
+// thread hand-offs fewer on the path of a commit (persist()).
 //
 // Threads: the loop thread (everything in the "loop only" section, and the
 // connections of the default HTTP transport, which runs on io_), the apply thread
