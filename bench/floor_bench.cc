@@ -6,6 +6,8 @@
 // so a 1-connection latency can be read against them (bench/compare-etcd prints it
 // next to its table). When the three nodes share one disk, as in compare-etcd, their
 // syncs queue at the device: the second floor measures a sync while three run at once.
+// The third floor is a whole replicated write with nothing but the system calls it
+// needs (replicated_write_us), so the least any three-node cluster can take here.
 // With --sync-methods it compares instead the ways of making an append durable.
 #include "bench/floor_bench.h"
 
@@ -14,11 +16,14 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -147,31 +152,49 @@ void compare_sync_methods(const std::string& dir, int rounds) {
   }
 }
 
-// One byte there and back over a TCP connection on 127.0.0.1 (Nagle off).
-double loopback_round_trip_us(int rounds) {
+// A TCP listener on an ephemeral port of 127.0.0.1; `address` is where it listens.
+int listen_on_loopback(sockaddr_in& address) {
   const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listener < 0) die("socket");
-  sockaddr_in address{};
+  address = sockaddr_in{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof address;
   if (::bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0) die("bind");
   if (::listen(listener, 1) != 0) die("listen");
   if (::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) die("getsockname");
+  return listener;
+}
 
+int connect_to(const sockaddr_in& address) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) die("connect");
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+int accept_one(int listener) {
+  const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) die("accept");
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+// One byte there and back over a TCP connection on 127.0.0.1 (Nagle off).
+double loopback_round_trip_us(int rounds) {
+  sockaddr_in address{};
+  const int listener = listen_on_loopback(address);
   std::thread echo([listener] {
-    const int peer = ::accept(listener, nullptr, nullptr);
-    if (peer < 0) return;
+    const int peer = accept_one(listener);
     char byte = 0;
     while (::read(peer, &byte, 1) == 1) {
       if (::write(peer, &byte, 1) != 1) break;
     }
     ::close(peer);
   });
-  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (client < 0 || ::connect(client, reinterpret_cast<sockaddr*>(&address), length) != 0) die("connect");
-  const int one = 1;
-  ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  const int client = connect_to(address);
   std::vector<double> samples;
   char byte = 'p';
   for (int i = 0; i < rounds; ++i) {
@@ -182,6 +205,152 @@ double loopback_round_trip_us(int rounds) {
   ::close(client);
   echo.join();
   ::close(listener);
+  return median_us(samples);
+}
+
+// False at end of stream.
+bool read_exactly(int fd, char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::read(fd, data, size);
+    if (n == 0) return false;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      die("read");
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+void write_exactly(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      die("write");
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+// A node's log for the replicated floor: preallocated, as the log's segments are.
+int open_floor_log(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) die(path);
+  if (::posix_fallocate(fd, 0, 64 << 20) != 0) die("fallocate " + path);
+  return fd;
+}
+
+constexpr std::size_t kFloorWriteBytes = 100;
+
+// The follower of the replicated floor, in a process of its own: appends and syncs
+// every write the leader sends, then acknowledges it with one byte.
+[[noreturn]] void run_floor_follower(int listener, const std::string& path) {
+  const int leader = accept_one(listener);
+  ::close(listener);
+  const int log = open_floor_log(path);
+  std::array<char, kFloorWriteBytes> write{};
+  off_t at = 0;
+  while (read_exactly(leader, write.data(), write.size())) {
+    if (::pwrite(log, write.data(), write.size(), at) != static_cast<ssize_t>(write.size())) die("pwrite " + path);
+    at += static_cast<off_t>(write.size());
+    if (::fdatasync(log) != 0) die("fdatasync " + path);
+    write_exactly(leader, "a", 1);
+  }
+  ::close(log);
+  ::unlink(path.c_str());
+  ::_exit(0);
+}
+
+// The leader of the replicated floor: sends each client write to both followers,
+// appends and syncs its own copy meanwhile, and answers once its sync and one
+// follower's acknowledgement are in (a majority of three). The slower follower's
+// acknowledgements are taken as they come.
+void run_floor_leader(int listener, const std::array<sockaddr_in, 2>& followers, const std::string& path) {
+  const std::array<int, 2> to = {connect_to(followers[0]), connect_to(followers[1])};
+  const int client = accept_one(listener);
+  const int log = open_floor_log(path);
+  std::array<char, kFloorWriteBytes> write{};
+  std::array<std::uint64_t, 2> acknowledged = {0, 0};
+  std::uint64_t sent = 0;
+  off_t at = 0;
+  while (read_exactly(client, write.data(), write.size())) {
+    for (const int follower : to) write_exactly(follower, write.data(), write.size());
+    ++sent;
+    if (::pwrite(log, write.data(), write.size(), at) != static_cast<ssize_t>(write.size())) die("pwrite " + path);
+    at += static_cast<off_t>(write.size());
+    if (::fdatasync(log) != 0) die("fdatasync " + path);
+    while (acknowledged[0] < sent && acknowledged[1] < sent) {
+      std::array<pollfd, 2> ready = {pollfd{to[0], POLLIN, 0}, pollfd{to[1], POLLIN, 0}};
+      if (::poll(ready.data(), ready.size(), -1) < 0 && errno != EINTR) die("poll");
+      for (std::size_t i = 0; i < ready.size(); ++i) {
+        if ((ready[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        char acks[64];
+        const ssize_t n = ::read(to[i], acks, sizeof acks);
+        if (n <= 0) die("a follower of the replicated floor");
+        acknowledged[i] += static_cast<std::uint64_t>(n);
+      }
+    }
+    write_exactly(client, "c", 1);
+  }
+  // Every acknowledgement read before closing: unread data would turn the close into
+  // a reset, which the follower would take for a failure.
+  for (std::size_t i = 0; i < to.size(); ++i) {
+    char acks[64];
+    while (acknowledged[i] < sent) {
+      const ssize_t n = ::read(to[i], acks, sizeof acks);
+      if (n <= 0) die("a follower of the replicated floor");
+      acknowledged[i] += static_cast<std::uint64_t>(n);
+    }
+  }
+  for (const int follower : to) ::close(follower);
+  ::close(client);
+  ::close(log);
+  ::unlink(path.c_str());
+}
+
+// A 100-byte write replicated to three nodes with nothing in the way: a client, a
+// leader and two followers on 127.0.0.1, the followers in processes of their own,
+// each node syncing its own file on this disk; no HTTP, no encoding, no event loop.
+// The client's p50 is the least any three-node cluster on this machine can take.
+double replicated_write_us(const std::string& dir, int rounds) {
+  std::filesystem::create_directories(dir);
+  std::array<sockaddr_in, 2> follower_addresses{};
+  std::array<pid_t, 2> followers{};
+  std::fflush(nullptr);  // a follower that exits must not print the parent's buffered output again
+  for (std::size_t i = 0; i < followers.size(); ++i) {
+    const int listener = listen_on_loopback(follower_addresses[i]);
+    followers[i] = ::fork();
+    if (followers[i] < 0) die("fork");
+    if (followers[i] == 0) run_floor_follower(listener, dir + "/follower-" + std::to_string(i));
+    ::close(listener);
+  }
+  sockaddr_in leader_address{};
+  const int leader_listener = listen_on_loopback(leader_address);
+  std::thread leader([&] { run_floor_leader(leader_listener, follower_addresses, dir + "/leader"); });
+  const int client = connect_to(leader_address);
+  std::array<char, kFloorWriteBytes> write{};
+  write.fill('w');
+  std::vector<double> samples;
+  char answer = 0;
+  for (int i = 0; i < rounds; ++i) {
+    const auto start = Clock::now();
+    write_exactly(client, write.data(), write.size());
+    if (!read_exactly(client, &answer, 1)) die("the leader of the replicated floor");
+    samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  }
+  ::close(client);
+  leader.join();
+  ::close(leader_listener);
+  for (const pid_t pid : followers) {
+    int status = 0;
+    if (::waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::fprintf(stderr, "raft-bench floor: a follower of the replicated floor failed\n");
+      std::exit(1);
+    }
+  }
   return median_us(samples);
 }
 
@@ -205,6 +374,7 @@ int floor_bench_main(int argc, char** argv) {
   }
   const double sync = fdatasync_us(dir, rounds, 1);
   const double shared_sync = fdatasync_us(dir, rounds, 3);
+  const double replicated = replicated_write_us(dir, rounds);
   std::filesystem::remove_all(dir);
   const double rtt = loopback_round_trip_us(rounds);
   std::printf("fdatasync of a 100 B append (p50): %.1f us\n", sync);
@@ -213,6 +383,9 @@ int floor_bench_main(int argc, char** argv) {
   std::printf("floor of one replicated write:     %.1f us (one fdatasync + two round trips)\n", sync + 2 * rtt);
   std::printf("the same, nodes sharing the disk:  %.1f us (one shared-disk fdatasync + two round trips)\n",
               shared_sync + 2 * rtt);
+  std::printf("bare replicated write (p50):       %.1f us (leader and two followers over TCP, each syncing its own\n"
+              "                                   file here; the leader answers on its sync and one follower's)\n",
+              replicated);
   return 0;
 }
 

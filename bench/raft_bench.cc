@@ -5,7 +5,7 @@
 // number of commands in flight.
 //
 //   raft-bench wal [--sizes ..] [--appenders ..]   the durable log alone (wal_bench.cc)
-//   raft-bench floor                                fdatasync and loopback latency (floor_bench.cc)
+//   raft-bench floor                                the latency floors under one write (floor_bench.cc)
 //   raft-bench removal                              sync stalls while segments are removed (removal_bench.cc)
 //   raft-bench [--nodes 3] [--storage memory|wal] [--transport local|http]
 //              [--sizes 100,1024] [--concurrency 1,16,64,256] [--seconds 5]
