@@ -359,7 +359,7 @@ double replicated_write_us(const std::string& dir, int rounds) {
 int floor_bench_main(int argc, char** argv) {
   std::string dir = "./raft-bench-floor";
   int rounds = 2000;
-  CLI::App app{"raft-bench floor: fdatasync latency of a small append and a loopback round trip"};
+  CLI::App app{"raft-bench floor: fdatasync of a small append, a loopback round trip, a bare replicated write"};
   app.add_option("--dir", dir, "Scratch directory on the disk to measure")->capture_default_str();
   app.add_option("--rounds", rounds, "Samples of each")->capture_default_str()->check(CLI::PositiveNumber);
   bool sync_methods = false;
