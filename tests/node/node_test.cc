@@ -228,11 +228,13 @@ class LocalCluster {
   // Snapshots count entries only unless a snapshot_log_ratio is given, so a test
   // knows when one is due.
   explicit LocalCluster(int n, std::uint64_t snapshot_threshold = 0, double snapshot_log_ratio = 0,
-                        bool apply_on_loop = false, std::uint64_t max_append_bytes = 1 << 20)
+                        bool apply_on_loop = false, std::uint64_t max_append_bytes = 1 << 20,
+                        std::chrono::milliseconds election_timeout = 50ms)
       : threshold_(snapshot_threshold),
         log_ratio_(snapshot_log_ratio),
         apply_on_loop_(apply_on_loop),
-        max_append_bytes_(max_append_bytes) {
+        max_append_bytes_(max_append_bytes),
+        election_timeout_(election_timeout) {
     for (int i = 1; i <= n; ++i) peers_.push_back(Peer{static_cast<NodeId>(i), "", "", ""});
     for (int i = 1; i <= n; ++i) start(static_cast<NodeId>(i), /*join=*/false);
   }
@@ -244,7 +246,7 @@ class LocalCluster {
     o.join = join;
     o.tick_interval = 5ms;
     o.heartbeat_interval = 10ms;
-    o.election_timeout = 50ms;
+    o.election_timeout = election_timeout_;
     o.request_timeout = 3s;
     o.snapshot_threshold_entries = threshold_;
     o.snapshot_log_ratio = log_ratio_;
@@ -304,6 +306,7 @@ class LocalCluster {
   double log_ratio_;
   bool apply_on_loop_;
   std::uint64_t max_append_bytes_;
+  std::chrono::milliseconds election_timeout_;
   testing::LocalHub hub_;
   std::vector<Peer> peers_;
   std::map<NodeId, TestNode> nodes_;
@@ -805,6 +808,37 @@ TEST(Node, ALeaderHoldsTheWriteOfEntriesItHasNotSentYet) {
     for (int i = 0; i < 1000 && n.log->last_index() < last; ++i) std::this_thread::sleep_for(5ms);
     EXPECT_EQ(n.log->last_index(), last) << "node " << id;
   }
+}
+
+// A leader cut off from both followers steps down (CheckQuorum) holding the writes
+// of the entries proposed since its last heartbeat (holds_until_sent), and it sends
+// nothing more until it campaigns, an election timeout later: so the step-down itself
+// must write them. With an election timeout of 400 ms, they must reach the log well
+// before the first campaign could have released them.
+TEST(Node, ALeaderThatStepsDownWritesTheEntriesItHeld) {
+  LocalCluster cluster(3, /*snapshot_threshold=*/0, /*snapshot_log_ratio=*/0, /*apply_on_loop=*/false,
+                       /*max_append_bytes=*/1 << 20, /*election_timeout=*/400ms);
+  const NodeId leader = replicate_keys(cluster, 10);
+  ASSERT_NE(leader, 0u);
+  Node& node = cluster.node(leader);
+  CountingLogStore& log = *cluster.nodes()[leader].log;
+  cluster.hub().isolate(leader);
+  // A proposal every 2 ms until it steps down: those since its last heartbeat (every
+  // 10 ms) are held when it does. None of them can commit.
+  std::vector<std::future<Result<std::string>>> proposed;
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (node.status().role == NodeRole::kLeader && std::chrono::steady_clock::now() < give_up) {
+    proposed.push_back(node.propose("set cut" + std::to_string(proposed.size()) + " v"));
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_NE(node.status().role, NodeRole::kLeader) << "the cut-off leader never stepped down";
+  const auto stepped_down = std::chrono::steady_clock::now();
+  const Index appended = node.status().last_index;
+  while (log.last_index() < appended && std::chrono::steady_clock::now() < stepped_down + 200ms) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(log.last_index(), appended) << "the writes held at the step-down waited for the next campaign ("
+                                        << proposed.size() << " proposals)";
 }
 
 // A leader of five sends its writes to the log's thread, where the disk syncs while
