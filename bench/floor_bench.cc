@@ -245,6 +245,21 @@ int open_floor_log(const std::string& path) {
 
 constexpr std::size_t kFloorWriteBytes = 100;
 
+// Appends `write` at `at` and syncs it, as each node of the replicated floor does.
+void append_durably(int log, const std::array<char, kFloorWriteBytes>& write, off_t& at, const std::string& path) {
+  if (::pwrite(log, write.data(), write.size(), at) != static_cast<ssize_t>(write.size())) die("pwrite " + path);
+  at += static_cast<off_t>(write.size());
+  if (::fdatasync(log) != 0) die("fdatasync " + path);
+}
+
+// Reads what acknowledgements (a byte each) a follower has sent, at least one.
+void read_acknowledgements(int follower, std::uint64_t& acknowledged) {
+  char acks[64];
+  const ssize_t n = ::read(follower, acks, sizeof acks);
+  if (n <= 0) die("a follower of the replicated floor");
+  acknowledged += static_cast<std::uint64_t>(n);
+}
+
 // The follower of the replicated floor, in a process of its own: appends and syncs
 // every write the leader sends, then acknowledges it with one byte.
 [[noreturn]] void run_floor_follower(int listener, const std::string& path) {
@@ -254,9 +269,7 @@ constexpr std::size_t kFloorWriteBytes = 100;
   std::array<char, kFloorWriteBytes> write{};
   off_t at = 0;
   while (read_exactly(leader, write.data(), write.size())) {
-    if (::pwrite(log, write.data(), write.size(), at) != static_cast<ssize_t>(write.size())) die("pwrite " + path);
-    at += static_cast<off_t>(write.size());
-    if (::fdatasync(log) != 0) die("fdatasync " + path);
+    append_durably(log, write, at, path);
     write_exactly(leader, "a", 1);
   }
   ::close(log);
@@ -279,18 +292,12 @@ void run_floor_leader(int listener, const std::array<sockaddr_in, 2>& followers,
   while (read_exactly(client, write.data(), write.size())) {
     for (const int follower : to) write_exactly(follower, write.data(), write.size());
     ++sent;
-    if (::pwrite(log, write.data(), write.size(), at) != static_cast<ssize_t>(write.size())) die("pwrite " + path);
-    at += static_cast<off_t>(write.size());
-    if (::fdatasync(log) != 0) die("fdatasync " + path);
+    append_durably(log, write, at, path);
     while (acknowledged[0] < sent && acknowledged[1] < sent) {
       std::array<pollfd, 2> ready = {pollfd{to[0], POLLIN, 0}, pollfd{to[1], POLLIN, 0}};
       if (::poll(ready.data(), ready.size(), -1) < 0 && errno != EINTR) die("poll");
       for (std::size_t i = 0; i < ready.size(); ++i) {
-        if ((ready[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-        char acks[64];
-        const ssize_t n = ::read(to[i], acks, sizeof acks);
-        if (n <= 0) die("a follower of the replicated floor");
-        acknowledged[i] += static_cast<std::uint64_t>(n);
+        if ((ready[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) read_acknowledgements(to[i], acknowledged[i]);
       }
     }
     write_exactly(client, "c", 1);
@@ -298,12 +305,7 @@ void run_floor_leader(int listener, const std::array<sockaddr_in, 2>& followers,
   // Every acknowledgement read before closing: unread data would turn the close into
   // a reset, which the follower would take for a failure.
   for (std::size_t i = 0; i < to.size(); ++i) {
-    char acks[64];
-    while (acknowledged[i] < sent) {
-      const ssize_t n = ::read(to[i], acks, sizeof acks);
-      if (n <= 0) die("a follower of the replicated floor");
-      acknowledged[i] += static_cast<std::uint64_t>(n);
-    }
+    while (acknowledged[i] < sent) read_acknowledgements(to[i], acknowledged[i]);
   }
   for (const int follower : to) ::close(follower);
   ::close(client);
