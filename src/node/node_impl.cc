@@ -550,6 +550,7 @@ void NodeImpl::handle_ready(core::Ready&& ready) {
     {
       std::lock_guard lock(status_mutex_);
       ++status_.snapshots_installed;
+      status_.snapshot_index = last_snapshot_index_;
     }
     post_to_apply([this] {
       try {
@@ -1164,8 +1165,12 @@ void NodeImpl::on_snapshot_taken(const pb::SnapshotMetadata& metadata,
     }
   }
   {
+    // With the index, in one critical section: whoever sees the count may read
+    // status() again at once and must find the snapshot (publish_status() below came
+    // too late for Node.AutomaticSnapshotsWaitForALogSeveralTimesTheSnapshotsSize).
     std::lock_guard lock(status_mutex_);
     ++status_.snapshots_taken;
+    status_.snapshot_index = last_snapshot_index_;
   }
   log("snapshot taken at index " + std::to_string(metadata.index()) + " (" +
       std::to_string(metadata.size_bytes()) + " bytes); log compacted to " + std::to_string(compact_to));
