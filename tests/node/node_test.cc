@@ -58,6 +58,12 @@ class Gate {
   int reached_ = 0;
 };
 
+std::string describe(const std::map<std::string, int>& counts) {
+  std::string out;
+  for (const auto& [name, count] : counts) out += (out.empty() ? "" : ", ") + name + " " + std::to_string(count);
+  return "{" + out + "}";
+}
+
 // "set key value" -> returns the previous value. Thread-safe reads for the test.
 class KvMachine final : public StateMachine {
  public:
@@ -665,14 +671,17 @@ TEST(Node, ApplyOnLoopLeavesBatchesToABusyApplyThreadInOrder) {
   while (node.status().commit_index < snapshot_at + 20 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(1ms);
   }
-  EXPECT_GE(node.status().commit_index, snapshot_at + 20);
+  const Index committed_during_save = node.status().commit_index;
+  EXPECT_GE(committed_during_save, snapshot_at + 20);
   for (auto& f : during) EXPECT_EQ(f.wait_for(0s), std::future_status::timeout) << "applied during the save";
   machine.save_gate.release();
   for (auto& f : during) EXPECT_TRUE(f.get().ok());
   Result<Index> taken = snapshot.get();
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   EXPECT_EQ(taken.value(), snapshot_at);
-  EXPECT_EQ(applies_on("raft-apply"), 20) << "the writes committed during the save";
+  EXPECT_EQ(applies_on("raft-apply"), 20) << "the writes committed during the save; applies by thread: "
+                                           << describe(machine.applies_by_thread()) << ", snapshot at "
+                                           << snapshot_at << ", commit during the save " << committed_during_save;
   // The apply thread's last task ends just after its answers: the loop takes over
   // once it sees the thread idle.
   expected["during"] = "19";
