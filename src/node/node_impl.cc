@@ -602,13 +602,13 @@ bool NodeImpl::persist(LogWrite&& write, std::uint64_t write_id, bool sends_firs
     writes_after_sends_.push_back(WriteAfterSends{std::move(write), write_id});
     return true;
   }
-  // A leader of more than three writes on the log's thread (see below) even when its
-  // Ready sent nothing first, as when coalescing held its appends back.
-  const bool leads_many = soft_state_.role == core::Role::kLeader && members_.size() > kMostMembersForLoopWrites;
-  if (!sends_first && !leads_many) {
+  if (!sends_first) {
     // Nothing was sent ahead of it (a follower's append, whose answer waits for this
-    // write): an idle log takes it right here, with no hand-off to the log's thread
-    // and back on the path of every commit.
+    // write; a lone leader's; or that of a leader of five whose followers all have an
+    // append in flight, coalescing holding the next): an idle log takes it right here,
+    // with no hand-off to the log's thread and back on the path of every commit. For
+    // the leader of five, the log's thread did fewer writes (PUT 64 and 256 both -8%
+    // over six rounds, docs/performance.md).
     const std::optional<Status> written = write_here(write);
     if (!written) {
       submit_write(std::move(write), {write_id});
