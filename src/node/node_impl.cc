@@ -1167,14 +1167,10 @@ void NodeImpl::on_snapshot_taken(const pb::SnapshotMetadata& metadata,
       log_store_->compact(point);
     }
   }
-  {
-    // With the index, in one critical section: whoever sees the count may read
-    // status() again at once and must find the snapshot (publish_status() below came
-    // too late for Node.AutomaticSnapshotsWaitForALogSeveralTimesTheSnapshotsSize).
-    std::lock_guard lock(status_mutex_);
-    ++status_.snapshots_taken;
-    status_.snapshot_index = last_snapshot_index_;
-  }
+  // Published with the index by publish_status() below, never before it: a reader
+  // that saw the count and then the old index failed
+  // Node.AutomaticSnapshotsWaitForALogSeveralTimesTheSnapshotsSize.
+  ++snapshots_taken_;
   log("snapshot taken at index " + std::to_string(metadata.index()) + " (" +
       std::to_string(metadata.size_bytes()) + " bytes); log compacted to " + std::to_string(compact_to));
   // Published first: whoever is told may read status() at once.
@@ -1241,9 +1237,9 @@ void NodeImpl::publish_status() {
                                              peer.recently_active});
   }
   s.storage_failure = storage_failure_;
+  s.snapshots_taken = snapshots_taken_;
   std::lock_guard lock(status_mutex_);
   s.proposals_committed = status_.proposals_committed;
-  s.snapshots_taken = status_.snapshots_taken;
   s.snapshots_installed = status_.snapshots_installed;
   status_ = std::move(s);
 }

@@ -253,6 +253,7 @@ class NodeImpl final : public TransportHandler {
   Term dispatched_term_ = 0;
   Index last_snapshot_index_ = 0;
   std::uint64_t last_snapshot_bytes_ = 0;  // its size; 0 when unknown
+  std::uint64_t snapshots_taken_ = 0;       // published by publish_status()
   // Command bytes handed to the apply thread since start-up, and their count at the
   // last snapshot's index: their difference is what snapshot_log_ratio weighs. The
   // count at the index of the snapshot in progress (one at a time) replaces the
