@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,6 +85,15 @@ struct NodeOptions {
   /// threads at once. A slow apply() then delays replication and elections: leave it
   /// off unless every command is cheap. Default: off.
   bool apply_on_loop = false;
+
+  /// Gives one batch of answers: the node calls it on the answering thread with a
+  /// function that runs every callback of the batch (the propose() callbacks of the
+  /// entries applied together; the read_barrier() callbacks of one read round), which
+  /// it must call exactly once, there and then. For callbacks that hand their answers
+  /// to other threads: they can wake each of those once per batch instead of once per
+  /// answer (raftd opens an http::AnswerBatch around it). Default: empty, the
+  /// callbacks run directly.
+  std::function<void(const std::function<void()>& answer_all)> answer_batch;
 
   /// How long propose/read/membership calls wait before failing with kTimeout.
   /// Default: 5 s.

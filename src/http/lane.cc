@@ -43,6 +43,14 @@ void wire_bytes(Response& response, std::string& out) {
   out += body;
 }
 
+// The wake-ups held by this thread's open AnswerBatch scopes: one connection per
+// lane, which keeps its server, and so the lane, alive until the wake-up goes out.
+struct HeldWakes {
+  int depth = 0;
+  std::vector<std::shared_ptr<Connection>> lanes;
+};
+thread_local HeldWakes held_wakes;
+
 }  // namespace
 
 Lane::Lane(const Server::State& server)
@@ -79,6 +87,7 @@ Status Lane::start() {
 
 void Lane::wake_if_asleep() {
   if (!asleep_.exchange(false)) return;
+  wakeups_.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t one = 1;
   [[maybe_unused]] const ssize_t ignored = ::write(wake_fd_, &one, sizeof one);  // cannot fail short of EBADF
 }
@@ -96,13 +105,17 @@ void Lane::adopt(int fd) {
 }
 
 void Lane::deliver(std::shared_ptr<Connection> connection, Response&& response) {
+  if (held_wakes.depth > 0 &&
+      std::none_of(held_wakes.lanes.begin(), held_wakes.lanes.end(), [this](const auto& c) { return &c->lane == this; })) {
+    held_wakes.lanes.push_back(connection);
+  }
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     outbox_.emplace_back(std::move(connection), std::move(response));
   }
   // Outside the lock: the woken lane takes the lock first thing.
-  wake_if_asleep();
+  if (held_wakes.depth == 0) wake_if_asleep();
 }
 
 void Lane::stop() {
@@ -265,3 +278,16 @@ void Lane::sweep() {
 }
 
 }  // namespace raft::http::detail
+
+namespace raft::http {
+
+AnswerBatch::AnswerBatch() { ++detail::held_wakes.depth; }
+
+AnswerBatch::~AnswerBatch() {
+  if (--detail::held_wakes.depth > 0) return;
+  std::vector<std::shared_ptr<detail::Connection>> lanes = std::move(detail::held_wakes.lanes);
+  detail::held_wakes.lanes.clear();
+  for (const auto& connection : lanes) connection->lane.wake_if_asleep();
+}
+
+}  // namespace raft::http

@@ -82,10 +82,13 @@ class Lane {
   // Any thread: hand over an accepted, non-blocking socket.
   void adopt(int fd);
   // Any thread: queue an answer. The lane is woken only if it sleeps and nobody has
-  // woken it yet: one wake-up per batch of answers, none while busy.
+  // woken it yet: one wake-up per batch of answers, none while busy; inside an
+  // AnswerBatch, when the batch ends.
   void deliver(std::shared_ptr<Connection> connection, Response&& response);
   // Any thread but this lane's: close every connection and join the thread.
   void stop();
+  // Any thread: how many times an answer (or a socket) woke the sleeping lane.
+  std::uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
 
  protected:
   // The subclass's I/O, all on the lane thread.
@@ -118,6 +121,8 @@ class Lane {
   Clock::time_point now_ = Clock::now();  // as of the last wake-up: deadlines need no finer clock
 
  private:
+  friend class raft::http::AnswerBatch;  // wakes the lanes its answers went to
+
   void run();
   void wake_if_asleep();
   void register_connection(int fd);
@@ -136,6 +141,7 @@ class Lane {
   // Set under mutex_ once the queues were seen empty, just before the lane sleeps;
   // whoever queues next clears it and writes the eventfd. So a busy lane is never woken.
   std::atomic<bool> asleep_{false};
+  std::atomic<std::uint64_t> wakeups_{0};
 
   // Lane thread only.
   std::uint64_t next_id_ = 1;  // 0 is no connection's (the subclasses tag their wake-up with it)

@@ -91,6 +91,12 @@ Status Server::start() {
 
 IoBackend Server::backend() const { return state_->backend; }
 
+std::uint64_t Server::wakeups() const {
+  std::uint64_t total = 0;
+  for (const auto& lane : state_->lanes) total += lane->wakeups();
+  return total;
+}
+
 const char* to_string(IoBackend backend) { return backend == IoBackend::kIoUring ? "io_uring" : "epoll"; }
 
 std::uint16_t Server::port() const {

@@ -833,6 +833,14 @@ void NodeImpl::post_to_apply(std::function<void()> task) {
 
 void NodeImpl::apply_batch(const std::vector<pb::Entry>& entries,
                            std::vector<std::function<void(Result<std::string>)>>& callbacks) {
+  answer_together([&] { apply_and_answer(entries, callbacks); });
+  const Index last = entries.back().index();
+  published_applied_.store(last);
+  if (last >= wake_loop_at_applied_.load()) boost::asio::post(io_, [this] { catch_up_applied(); });
+}
+
+void NodeImpl::apply_and_answer(const std::vector<pb::Entry>& entries,
+                                std::vector<std::function<void(Result<std::string>)>>& callbacks) {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const pb::Entry& entry = entries[i];
     auto& done = callbacks[i];
@@ -864,9 +872,6 @@ void NodeImpl::apply_batch(const std::vector<pb::Entry>& entries,
     published_applied_.store(sm_applied_);
     if (done) done(std::move(result));
   }
-  const Index last = entries.back().index();
-  published_applied_.store(last);
-  if (last >= wake_loop_at_applied_.load()) boost::asio::post(io_, [this] { catch_up_applied(); });
 }
 
 void NodeImpl::restore_latest_snapshot() {
@@ -891,7 +896,9 @@ void NodeImpl::catch_up_applied() {
   for (;;) {
     applied_ = std::max(applied_, published_applied_.load());
     while (!reads_awaiting_apply_.empty() && reads_awaiting_apply_.begin()->first <= applied_) {
-      for (auto& waiter : reads_awaiting_apply_.begin()->second.waiters) waiter(applied_);
+      answer_together([&] {
+        for (auto& waiter : reads_awaiting_apply_.begin()->second.waiters) waiter(applied_);
+      });
       reads_awaiting_apply_.erase(reads_awaiting_apply_.begin());
     }
     const Index next = reads_awaiting_apply_.empty() ? kNothingAwaitsApply : reads_awaiting_apply_.begin()->first;

@@ -199,10 +199,19 @@ class NodeImpl final : public TransportHandler {
   // Queues a task on the apply thread, counting it in apply_tasks_queued_. Loop only.
   void post_to_apply(std::function<void()> task);
 
+  // Any thread that answers: runs `answer_all` through NodeOptions::answer_batch.
+  template <typename AnswerAll>
+  void answer_together(AnswerAll&& answer_all) {
+    if (!options_.answer_batch) return answer_all();
+    options_.answer_batch(std::ref(answer_all));  // a reference: no allocation per batch
+  }
+
   // ---- apply thread only (and the loop, with NodeOptions::apply_on_loop, while
   // apply_tasks_queued_ is zero) ----
   void apply_batch(const std::vector<pb::Entry>& entries,
                    std::vector<std::function<void(Result<std::string>)>>& callbacks);
+  void apply_and_answer(const std::vector<pb::Entry>& entries,
+                        std::vector<std::function<void(Result<std::string>)>>& callbacks);
   void restore_latest_snapshot();
 
   NodeOptions options_;

@@ -273,6 +273,11 @@ int main(int argc, char** argv) {
   options.coalesce_appends = flags.coalesce_appends;
   options.narrow_read_rounds = flags.narrow_read_rounds;
   options.apply_on_loop = flags.apply_on_loop;
+  // Each lane woken once per batch of answers, not once per answer.
+  options.answer_batch = [](const std::function<void()>& answer_all) {
+    raft::http::AnswerBatch batch;
+    answer_all();
+  };
   options.lease_drift_margin = std::chrono::milliseconds(flags.lease_drift_margin_ms);
 
   auto kv = std::make_shared<raftd::KvStore>();

@@ -8,7 +8,8 @@
 // bodies, answers larger than the socket buffers and answers nobody reads, more
 // connections than the pool has buffers, clients that half-close or leave
 // mid-request, answers given on the lane thread itself, handlers that throw, and
-// answers given after the server is gone. A listener out of descriptors waits instead of spinning. Each test
+// answers given after the server is gone. A listener out of descriptors waits instead of spinning.
+// Answers given inside an AnswerBatch wake each lane once, at its end. Each test
 // runs on both kinds of lane, io_uring and epoll.
 #include "src/http/server.h"
 
@@ -22,6 +23,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -334,6 +336,44 @@ TEST_P(ServerTest, AnswerGivenAfterTheServerIsDestroyedIsDropped) {
   ASSERT_TRUE(held.wait_for(1));
   server_.reset();  // stops, and frees everything the responder does not hold
   held.answer_first("late");  // dropped; ASan sees no use after free
+}
+
+// Answers given inside an AnswerBatch wake no lane until the outermost batch ends,
+// and then each lane once at most (none if it happened to be awake), however long
+// the batch takes between answers.
+TEST_P(ServerTest, AnswersGivenInsideABatchWakeEachLaneOnceAtItsEnd) {
+  HeldAnswers held;
+  ServerOptions options;
+  options.threads = 2;
+  start(options, held.handler());
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.push_back(std::make_unique<RawClient>(server_->port()));
+    ASSERT_TRUE(clients.back()->connected());
+    clients.back()->send(get("/c" + std::to_string(c)));
+  }
+  ASSERT_TRUE(held.wait_for(8));
+  const std::uint64_t before = server_->wakeups();
+  {
+    AnswerBatch outer;
+    for (int i = 0; i < 8; ++i) {
+      AnswerBatch inner;  // nested: its end wakes nobody
+      held.answer_first("a" + std::to_string(i));
+      // Time for a lane woken by this answer to send it and sleep again, as a
+      // state machine applying the next entry would give it.
+      std::this_thread::sleep_for(5ms);
+    }
+    EXPECT_EQ(server_->wakeups(), before) << "a lane was woken inside the batch";
+  }
+  EXPECT_LE(server_->wakeups() - before, 2u) << "more than one wake-up per lane";
+  std::vector<std::string> bodies;
+  for (auto& client : clients) {
+    const std::string answer = client->read_answer();
+    ASSERT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
+    bodies.push_back(body_of(answer));
+  }
+  std::sort(bodies.begin(), bodies.end());
+  EXPECT_EQ(bodies, (std::vector<std::string>{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"}));
 }
 
 TEST_P(ServerTest, PipelinedRequestsInOneSendAreAnsweredInOrder) {

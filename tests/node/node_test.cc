@@ -644,6 +644,78 @@ TEST(Node, ApplyOnLoopAppliesOnEveryNodesLoopWhileTheApplyThreadIsIdle) {
   }
 }
 
+// NodeOptions::answer_batch gives the answers of a batch inside one call, on the
+// answering thread: the proposals applied together and the reads one round serves,
+// whether the apply thread or the loop applies.
+TEST(Node, TheAnswersOfABatchAreGivenInsideOneAnswerBatchCall) {
+  for (const bool on_loop : {false, true}) {
+    SCOPED_TRACE(on_loop ? "apply_on_loop" : "apply thread");
+    struct Tally {
+      std::mutex mutex;
+      std::condition_variable changed;
+      std::vector<int> per_call;  // answers given by each answer_batch call
+      int outside = 0;            // answers given outside any
+      int answered = 0;
+    };
+    auto tally = std::make_shared<Tally>();
+    static thread_local int* answers_in_this_call = nullptr;
+    auto count_answer = [tally] {
+      std::lock_guard lock(tally->mutex);
+      if (answers_in_this_call != nullptr) {
+        ++*answers_in_this_call;
+      } else {
+        ++tally->outside;
+      }
+      ++tally->answered;
+      tally->changed.notify_all();
+    };
+    testing::LocalHub hub;
+    NodeOptions o = lone_node_options(hub);
+    auto log = std::make_shared<CountingLogStore>();
+    o.log_store = log;
+    o.apply_on_loop = on_loop;
+    o.answer_batch = [tally](const std::function<void()>& answer_all) {
+      int answers = 0;
+      answers_in_this_call = &answers;
+      answer_all();
+      answers_in_this_call = nullptr;
+      std::lock_guard lock(tally->mutex);
+      tally->per_call.push_back(answers);
+    };
+    auto opened = Node::open(o, std::make_shared<KvMachine>(), NodeEvents{});
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    Node& node = *opened.value();
+    for (int i = 0; i < 500 && node.status().role != NodeRole::kLeader; ++i) std::this_thread::sleep_for(5ms);
+    ASSERT_EQ(node.status().role, NodeRole::kLeader);
+
+    // The loop stops inside the write of the first proposal while 30 more and 10
+    // reads queue behind it: they then commit, and are answered, together.
+    log->hold_next_write_here = true;
+    node.propose("set first 1", [count_answer](Result<std::string>) { count_answer(); });
+    const bool held = log->wait_until_held();
+    if (!held) log->hold_next_write_here = false;
+    ASSERT_TRUE(held) << "the node wrote nothing on its loop";
+    for (int i = 0; i < 30; ++i) {
+      node.propose("set k" + std::to_string(i) + " v", [count_answer](Result<std::string> r) {
+        EXPECT_TRUE(r.ok());
+        count_answer();
+      });
+    }
+    for (int i = 0; i < 10; ++i) {
+      node.read_barrier([count_answer](Result<Index> r) {
+        EXPECT_TRUE(r.ok());
+        count_answer();
+      });
+    }
+    log->release_held();
+    std::unique_lock lock(tally->mutex);
+    ASSERT_TRUE(tally->changed.wait_for(lock, 5s, [&] { return tally->answered == 41; })) << tally->answered;
+    EXPECT_EQ(tally->outside, 0) << "answers given outside answer_batch";
+    EXPECT_GE(*std::max_element(tally->per_call.begin(), tally->per_call.end()), 10)
+        << "no batch of answers: " << ::testing::PrintToString(tally->per_call);
+  }
+}
+
 // What commits while the apply thread saves a snapshot queues behind the save, in
 // order, and is applied there; once the apply thread is idle again the loop applies.
 // Applied on the loop at once, those writes would race the save (and change the
