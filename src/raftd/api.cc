@@ -742,6 +742,10 @@ void Api::handle_metrics(http::Responder respond) {
   counter("raftd_read_errors_total", "Client reads failed.", metrics_.reads_failed.load());
   counter("raftd_forwarded_total", "Writes forwarded to the leader.", metrics_.forwarded.load());
   counter("raftd_http_requests_total", "HTTP requests received on the client port.", metrics_.http_requests.load());
+  if (metrics_.http_wakeups) {
+    counter("raftd_http_wakeups_total", "Times a client API thread was woken to send answers or take a connection.",
+            metrics_.http_wakeups());
+  }
   render_histogram(out, "raftd_write_latency_seconds", "Client-visible latency of committed writes.",
                    metrics_.write_latency.snapshot());
   render_histogram(out, "raftd_read_latency_seconds", "Latency of client reads (every consistency level).",

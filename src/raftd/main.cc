@@ -324,6 +324,7 @@ int main(int argc, char** argv) {
   raft::http::Server server(io, server_options, [&api](raft::http::Request&& request, raft::http::Responder respond) {
     api.handle(std::move(request), std::move(respond));
   });
+  metrics.http_wakeups = [&server] { return server.wakeups(); };
   if (raft::Status s = server.start(); !s.ok()) {
     node->stop();
     die(s.error().message);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -35,6 +36,8 @@ class Metrics {
   std::atomic<std::uint64_t> reads_failed{0};
   std::atomic<std::uint64_t> forwarded{0};
   std::atomic<std::uint64_t> http_requests{0};
+  // Set once before the client API starts serving (raftd: http::Server::wakeups).
+  std::function<std::uint64_t()> http_wakeups;
   raft::LatencyHistogram write_latency;  // client-visible commit latency on this node
   raft::LatencyHistogram read_latency;
 

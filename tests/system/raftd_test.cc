@@ -207,6 +207,8 @@ TEST(Raftd, MetricsGiveTheOperatorsFigures) {
   EXPECT_GE(metric_value(text, "raft_disk_sync_latency_seconds_bucket{le=\"+Inf\"}"),
             metric_value(text, "raft_disk_sync_latency_seconds_count"));
   EXPECT_GT(metric_value(text, "raft_transport_bytes_sent_total"), 0);
+  // Each answer found its client thread asleep (one client, one write at a time).
+  EXPECT_GE(metric_value(text, "raftd_http_wakeups_total"), 1);
   for (const std::string& name : cluster.names()) {
     if (name == leader) continue;
     EXPECT_GE(metric_value(text, "raft_peer_lag_entries{peer=\"" + name + "\"}"), 0) << name << "\n" << text;
