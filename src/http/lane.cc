@@ -105,8 +105,8 @@ void Lane::adopt(int fd) {
 }
 
 void Lane::deliver(std::shared_ptr<Connection> connection, Response&& response) {
-  if (held_wakes.depth > 0 &&
-      std::none_of(held_wakes.lanes.begin(), held_wakes.lanes.end(), [this](const auto& c) { return &c->lane == this; })) {
+  if (held_wakes.depth > 0 && std::none_of(held_wakes.lanes.begin(), held_wakes.lanes.end(),
+                                           [this](const auto& c) { return &c->lane == this; })) {
     held_wakes.lanes.push_back(connection);
   }
   {
@@ -281,7 +281,9 @@ void Lane::sweep() {
 
 namespace raft::http {
 
-AnswerBatch::AnswerBatch() { ++detail::held_wakes.depth; }
+AnswerBatch::AnswerBatch() {
+  ++detail::held_wakes.depth;
+}
 
 AnswerBatch::~AnswerBatch() {
   if (--detail::held_wakes.depth > 0) return;

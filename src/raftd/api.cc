@@ -743,7 +743,8 @@ void Api::handle_metrics(http::Responder respond) {
   counter("raftd_forwarded_total", "Writes forwarded to the leader.", metrics_.forwarded.load());
   counter("raftd_http_requests_total", "HTTP requests received on the client port.", metrics_.http_requests.load());
   if (metrics_.http_wakeups) {
-    counter("raftd_http_wakeups_total", "Times a client API thread was woken to send answers or take a connection.",
+    counter("raftd_http_wakeups_total",
+            "Times a client API thread was woken to send answers or take a connection.",
             metrics_.http_wakeups());
   }
   render_histogram(out, "raftd_write_latency_seconds", "Client-visible latency of committed writes.",

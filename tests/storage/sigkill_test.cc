@@ -36,7 +36,8 @@ struct ChildRun {
 
 // Starts the child, waits (up to 30 s) for its first durable report, lets it run
 // `after_first_report` more and kills it.
-ChildRun run_and_kill(const std::string& dir, Term term, std::chrono::milliseconds after_first_report) {
+ChildRun run_and_kill(const std::string& dir, Term term,
+                      std::chrono::milliseconds after_first_report) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe");
   const pid_t pid = ::fork();
@@ -115,9 +116,11 @@ TEST(SigkillTest, EveryReportedDurableIndexSurvivesKill) {
       ASSERT_GE(e.term(), previous_term);
       previous_term = e.term();
     }
-    std::printf("round %llu: killed %lld ms after its first report, %llu reported durable, %llu recovered%s\n",
+    std::printf("round %llu: killed %lld ms after its first report, %llu reported durable, "
+                "%llu recovered%s\n",
                 static_cast<unsigned long long>(round), static_cast<long long>(lifetime.count()),
-                static_cast<unsigned long long>(run.max_durable), static_cast<unsigned long long>(l.last_index()),
+                static_cast<unsigned long long>(run.max_durable),
+                static_cast<unsigned long long>(l.last_index()),
                 l.recovery().torn_tail ? " (torn tail cut)" : "");
   }
 }
