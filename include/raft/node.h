@@ -63,7 +63,7 @@ struct NodeStatus {
   std::vector<ReplicationProgress> progress;  ///< leader only
   /// Set when the node stopped writing after a disk error: why.
   std::string storage_failure;
-  std::uint64_t proposals_committed = 0;  ///< commands applied since the node opened
+  std::uint64_t proposals_committed = 0;  ///< commands committed and handed to the state machine
   std::uint64_t snapshots_taken = 0;      ///< snapshots this node wrote
   std::uint64_t snapshots_installed = 0;  ///< snapshots received from a leader
   /// Latency of the log store's fdatasync calls since the node opened (empty for
