@@ -724,7 +724,7 @@ void Api::handle_metrics(http::Responder respond) {
   gauge("raft_members", "Members in the configuration.", static_cast<double>(status.members.size()));
   gauge("raft_storage_failed", "1 once the disk failed and the node stopped accepting writes (see /v1/status).",
         status.storage_failure.empty() ? 0 : 1);
-  counter("raft_proposals_committed_total", "Commands committed and applied on this node.", status.proposals_committed);
+  counter("raft_proposals_committed_total", "Commands committed and handed to the state machine on this node.", status.proposals_committed);
   counter("raft_snapshots_taken_total", "Snapshots taken by this node.", status.snapshots_taken);
   counter("raft_snapshots_installed_total", "Snapshots received from a leader and installed.", status.snapshots_installed);
   out += "# HELP raft_peer_match_index Leader's view of each follower's last matching index.\n# TYPE raft_peer_match_index gauge\n";

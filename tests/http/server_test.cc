@@ -241,6 +241,14 @@ class ServerTest : public ::testing::TestWithParam<IoBackend> {
     ASSERT_TRUE(server_->start().ok());
     io_thread_ = std::thread([this] { io_.run(); });
   }
+  // Appends `count` clients connected to the started server; fatal if one is refused
+  // (call it in ASSERT_NO_FATAL_FAILURE).
+  void connect_clients(int count, std::vector<std::unique_ptr<RawClient>>& clients) {
+    for (int c = 0; c < count; ++c) {
+      clients.push_back(std::make_unique<RawClient>(server_->port()));
+      ASSERT_TRUE(clients.back()->connected()) << "client " << c;
+    }
+  }
   void TearDown() override {
     if (server_) server_->stop();
     io_.stop();
@@ -258,10 +266,7 @@ TEST_P(ServerTest, AnswersFromAnotherThreadReachTheirConnectionsInOrder) {
   options.threads = 2;
   start(options, answers.handler());
   std::vector<std::unique_ptr<RawClient>> clients;
-  for (int c = 0; c < 6; ++c) {
-    clients.push_back(std::make_unique<RawClient>(server_->port()));
-    ASSERT_TRUE(clients.back()->connected());
-  }
+  ASSERT_NO_FATAL_FAILURE(connect_clients(6, clients));
   // Keep-alive: every connection carries several requests, one after the other.
   for (int round = 0; round < 5; ++round) {
     for (int c = 0; c < 6; ++c) clients[c]->send(get("/c" + std::to_string(c) + "/r" + std::to_string(round)));
@@ -347,11 +352,8 @@ TEST_P(ServerTest, AnswersGivenInsideABatchWakeEachLaneOnceAtItsEnd) {
   options.threads = 2;
   start(options, held.handler());
   std::vector<std::unique_ptr<RawClient>> clients;
-  for (int c = 0; c < 8; ++c) {
-    clients.push_back(std::make_unique<RawClient>(server_->port()));
-    ASSERT_TRUE(clients.back()->connected());
-    clients.back()->send(get("/c" + std::to_string(c)));
-  }
+  ASSERT_NO_FATAL_FAILURE(connect_clients(8, clients));
+  for (int c = 0; c < 8; ++c) clients[c]->send(get("/c" + std::to_string(c)));
   ASSERT_TRUE(held.wait_for(8));
   const std::uint64_t before = server_->wakeups();
   {
@@ -507,10 +509,8 @@ TEST_P(ServerTest, ManyConnectionsSendingAtOnceAreAllAnswered) {
   options.threads = 1;
   start(options, answers.handler());
   std::vector<std::unique_ptr<RawClient>> clients;
-  for (int i = 0; i < 400; ++i) {  // 800 descriptors: within the usual limit of 1024
-    clients.push_back(std::make_unique<RawClient>(server_->port()));
-    ASSERT_TRUE(clients.back()->connected());
-  }
+  // 800 descriptors: within the usual limit of 1024.
+  ASSERT_NO_FATAL_FAILURE(connect_clients(400, clients));
   for (int round = 0; round < 3; ++round) {
     for (std::size_t i = 0; i < clients.size(); ++i) clients[i]->send(get("/c" + std::to_string(i)));
     for (std::size_t i = 0; i < clients.size(); ++i) {
