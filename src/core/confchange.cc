@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <vector>
 
 namespace raft::core {
 
@@ -122,10 +123,18 @@ ConfChangeResult apply_conf_change(const pb::Configuration& current, const pb::C
   return {std::move(next), {}};
 }
 
-std::string describe(const pb::Configuration& configuration) {
-  auto list = [](const google::protobuf::RepeatedField<std::uint64_t>& ids) {
+std::string describe(const pb::Configuration& configuration, bool with_names) {
+  auto label = [&](std::uint64_t id) {
+    if (with_names) {
+      for (const pb::Member& m : configuration.members()) {
+        if (m.id() == id && !m.name().empty()) return m.name();
+      }
+    }
+    return std::to_string(id);
+  };
+  auto list = [&](const google::protobuf::RepeatedField<std::uint64_t>& ids) {
     std::string out = "[";
-    for (int i = 0; i < ids.size(); ++i) out += (i ? " " : "") + std::to_string(ids[i]);
+    for (int i = 0; i < ids.size(); ++i) out += (i ? " " : "") + label(ids[i]);
     return out + "]";
   };
   std::string out = "voters=" + list(configuration.voters());
@@ -134,6 +143,21 @@ std::string describe(const pb::Configuration& configuration) {
   if (configuration.learners_next_size()) out += " learners_next=" + list(configuration.learners_next());
   if (configuration.auto_leave()) out += " auto_leave";
   return out;
+}
+
+void for_each_configuration_entry(const LogStorage& storage,
+                                  const std::function<void(const pb::Entry&)>& visit) {
+  Index next = storage.first_index();
+  const Index end = storage.last_index() + 1;
+  while (next < end) {
+    std::vector<pb::Entry> batch;
+    storage.entries(next, end, 4 << 20, &batch);
+    if (batch.empty()) break;
+    for (const pb::Entry& entry : batch) {
+      if (entry.type() == pb::ENTRY_CONF_CHANGE) visit(entry);
+    }
+    next = batch.back().index() + 1;
+  }
 }
 
 }  // namespace raft::core

@@ -13,9 +13,11 @@
 //   - A configuration always keeps at least one voter.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
+#include "src/core/log_storage.h"
 #include "src/core/types.h"
 
 namespace raft::core {
@@ -32,7 +34,14 @@ inline bool is_joint(const pb::Configuration& configuration) {
   return configuration.voters_outgoing_size() > 0;
 }
 
-// A one-line description for logs and tests: "voters=[1 2 3] outgoing=[...] learners=[...]".
-std::string describe(const pb::Configuration& configuration);
+// A one-line description for logs and tests: "voters=[1 2 3] outgoing=[...] learners=[...]";
+// with_names: each member by the name its record gives, where it gives one.
+std::string describe(const pb::Configuration& configuration, bool with_names = false);
+
+// Calls `visit` with every configuration-change entry `storage` holds as an entry
+// (after its snapshot point), oldest first: how a node finds, on load, the
+// configurations it adopted when they were appended, committed or not.
+void for_each_configuration_entry(const LogStorage& storage,
+                                  const std::function<void(const pb::Entry&)>& visit);
 
 }  // namespace raft::core

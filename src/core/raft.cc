@@ -1043,17 +1043,7 @@ void Raft::restore_configurations(const LogStorage& storage) {
   configurations_.clear();
   // Configurations take effect when appended, so every change in the log counts,
   // committed or not.
-  Index next = storage.first_index();
-  const Index end = storage.last_index() + 1;
-  while (next < end) {
-    std::vector<pb::Entry> batch;
-    storage.entries(next, end, 4 << 20, &batch);
-    if (batch.empty()) break;
-    for (const pb::Entry& entry : batch) {
-      if (entry.type() == pb::ENTRY_CONF_CHANGE) track_configuration(entry);
-    }
-    next = batch.back().index() + 1;
-  }
+  for_each_configuration_entry(storage, [this](const pb::Entry& entry) { track_configuration(entry); });
   apply_configuration(current_configuration());
 }
 
