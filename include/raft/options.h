@@ -43,6 +43,15 @@ struct NodeOptions {
   /// With `join`: members of the running cluster (ids and peer addresses) to answer
   /// until this node learns the configuration from the leader's log or snapshot.
   std::vector<Peer> join_peers;
+  /// Disaster recovery, for a cluster whose majority is lost for good: before it
+  /// starts, this node appends to its log a configuration naming itself as the only
+  /// voter, then elects itself and commits everything its log holds; new members join
+  /// it afterwards. Entries only the lost members held are gone. Every other member
+  /// must stay stopped and rejoin with an empty data directory. Ask for it once: a
+  /// later start with it set removes every member added since (a start whose
+  /// configuration already names only this node changes nothing). See
+  /// docs/operations.md, "Losing the majority".
+  bool force_new_cluster = false;
 
   /// Timing. The core runs on ticks of `tick_interval`; timeouts are rounded to ticks.
   /// Default heartbeat 50 ms; election timeout randomized in [250, 500) ms.

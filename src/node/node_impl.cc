@@ -8,6 +8,7 @@
 
 #include "src/core/confchange.h"
 #include "src/node/default_stores.h"
+#include "src/node/force_new_cluster.h"
 #include "src/node/snapshot_streams.h"
 #include "src/util/thread_name.h"
 
@@ -109,6 +110,11 @@ Status NodeImpl::start() {
   const pb::SnapshotMetadata base = log_store_->snapshot_metadata();
   const bool empty = log_store_->last_index() == 0 && base.index() == 0 &&
                      log_store_->hard_state().term() == 0 && base.configuration().voters_size() == 0;
+  if (empty && options_.force_new_cluster) {  // checked before anything is written
+    return error(
+        ErrorCode::kInvalidArgument,
+        "forcing a new cluster needs a former member's data, and the data directory is empty");
+  }
   if (empty && !options_.join) {
     if (options_.initial_cluster.empty()) {
       return error(ErrorCode::kInvalidArgument,
@@ -132,6 +138,22 @@ Status NodeImpl::start() {
     write.snapshot = bootstrap;
     log_store_->submit(std::move(write), [&written](const Status& s) { written.set_value(s); });
     if (Status s = written.get_future().get(); !s.ok()) return s;
+  }
+
+  std::string forced_line;
+  if (options_.force_new_cluster) {
+    std::string was;
+    bool changed = false;
+    try {
+      if (Status s = force_new_cluster(*log_store_, options_.id, &was, &changed); !s.ok()) return s;
+    } catch (const std::exception& e) {  // a log that cannot be read back
+      return error(ErrorCode::kStorage, std::string("cannot force a new cluster: ") + e.what());
+    }
+    forced_line =
+        changed
+            ? "forced a new cluster: this node is its only voter, at index " +
+                  std::to_string(log_store_->last_index()) + " (the configuration was " + was + ")"
+            : "forced a new cluster: already its only voter (" + was + "); nothing changed";
   }
 
   // The state machine starts from the newest local snapshot, if any.
@@ -202,6 +224,7 @@ Status NodeImpl::start() {
     auto guard = boost::asio::make_work_guard(io_);
     io_.run();
   });
+  if (!forced_line.empty()) log(forced_line);
   log(started_line);
   return Ok{};
 }

@@ -1,0 +1,119 @@
+// Test helpers shared by the node tests: a key-value state machine that counts where
+// and how its calls ran, and a gate that holds threads as a slow disk would.
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <istream>
+#include <map>
+#include <mutex>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "raft/state_machine.h"
+
+namespace raft::testing {
+
+// Holds the threads that pass() while hold() is in force, as a slow disk holds a
+// sync. A held thread goes on by itself after 10 s, so a broken test cannot hang.
+class Gate {
+ public:
+  void hold() {
+    std::lock_guard lock(mutex_);
+    holding_ = true;
+  }
+  // Waits until some thread reached pass() (held or not); false if none within limit.
+  bool wait_until_reached(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [this] { return reached_ > 0; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    holding_ = false;
+    changed_.notify_all();
+  }
+  void pass() {
+    std::unique_lock lock(mutex_);
+    ++reached_;
+    changed_.notify_all();
+    changed_.wait_for(lock, std::chrono::seconds(10), [this] { return !holding_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool holding_ = false;
+  int reached_ = 0;
+};
+
+// "set key value" -> returns the previous value. Thread-safe reads for the test.
+class KvMachine final : public StateMachine {
+ public:
+  std::string apply(Index, std::string_view command) override {
+    CallGuard guard(*this);
+    if (const int ms = apply_delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    std::istringstream in{std::string(command)};
+    std::string op, key, value;
+    in >> op >> key >> value;
+    std::lock_guard lock(mutex_);
+    ++applies_by_thread_[this_thread_name()];
+    std::string previous = data_[key];
+    data_[key] = value;
+    return previous;
+  }
+  void save(std::ostream& out) override {
+    CallGuard guard(*this);
+    save_gate.pass();
+    std::lock_guard lock(mutex_);
+    for (const auto& [k, v] : data_) out << k << ' ' << v << '\n';
+  }
+  void restore(std::istream& in) override {
+    std::map<std::string, std::string> fresh;
+    std::string k, v;
+    while (in >> k >> v) fresh[k] = v;
+    std::lock_guard lock(mutex_);
+    data_ = std::move(fresh);
+  }
+  std::map<std::string, std::string> data() const {
+    std::lock_guard lock(mutex_);
+    return data_;
+  }
+  std::atomic<int> apply_delay_ms{0};  // a slow state machine
+
+  // How many apply() calls ran on each thread, by thread name (raft-loop, raft-apply).
+  std::map<std::string, int> applies_by_thread() const {
+    std::lock_guard lock(mutex_);
+    return applies_by_thread_;
+  }
+  // Calls (apply, save) that began while another was running: must stay 0.
+  int overlapping_calls() const { return overlapping_calls_.load(); }
+
+  Gate save_gate;  // every save() passes it
+
+ private:
+  struct CallGuard {
+    explicit CallGuard(KvMachine& m) : machine(m) {
+      if (machine.calls_running_.fetch_add(1) != 0) ++machine.overlapping_calls_;
+    }
+    ~CallGuard() { machine.calls_running_.fetch_sub(1); }
+    KvMachine& machine;
+  };
+  static std::string this_thread_name() {
+    char name[32] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    return name;
+  }
+
+  mutable std::mutex mutex_;
+  std::map<std::string, std::string> data_;
+  std::map<std::string, int> applies_by_thread_;
+  std::atomic<int> calls_running_{0};
+  std::atomic<int> overlapping_calls_{0};
+};
+
+}  // namespace raft::testing
