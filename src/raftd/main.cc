@@ -32,6 +32,7 @@ struct Flags {
   std::string listen_client = "127.0.0.1:8001";
   std::string initial_cluster;
   std::string join;
+  bool force_new_cluster = false;
   std::uint64_t cluster_id = 0x7261667464;  // "raftd"
   int heartbeat_ms = 50;
   int election_ms = 250;
@@ -163,6 +164,10 @@ int main(int argc, char** argv) {
   app.add_option("--initial-cluster", flags.initial_cluster,
                  "Founding members name=host:port,... (the same on every founding node)");
   app.add_option("--join", flags.join, "Client address of a live member: join that cluster as a learner");
+  app.add_flag(
+      "--force-new-cluster", flags.force_new_cluster,
+      "Disaster recovery after losing the majority for good: restart this member, with its data, "
+      "as the only voter of a new cluster; the others rejoin with empty data dirs. Use once");
   app.add_option("--cluster-id", flags.cluster_id, "Cluster identity stamped on every message")->capture_default_str();
   app.add_option("--heartbeat-interval", flags.heartbeat_ms, "Heartbeat interval in ms")->capture_default_str()->check(CLI::Range(1, 60000));
   app.add_option("--election-timeout", flags.election_ms,
@@ -214,6 +219,8 @@ int main(int argc, char** argv) {
   if (flags.tick_ms > flags.heartbeat_ms) die("--tick must not exceed --heartbeat-interval");
   if (flags.lease_drift_margin_ms >= flags.election_ms) die("--lease-drift-margin must be shorter than --election-timeout");
   if (!flags.join.empty() && !flags.initial_cluster.empty()) die("--join and --initial-cluster are exclusive");
+  if (flags.force_new_cluster && !flags.join.empty())
+    die("--force-new-cluster and --join are exclusive");
   if (flags.id.empty()) die("--id must not be empty");
   const auto [client_host, client_port] = split_address(flags.listen_client, "--listen-client");
   split_address(flags.listen_peer, "--listen-peer");
@@ -241,6 +248,9 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(flags.data_dir, ec);
   if (ec) die("cannot create data directory " + flags.data_dir + ": " + ec.message());
   const bool fresh = std::filesystem::is_empty(flags.data_dir, ec);
+  if (flags.force_new_cluster && fresh) {
+    die("--force-new-cluster needs a former member's data, and " + flags.data_dir + " is empty");
+  }
 
   raftd::EventLog events;
   auto log_line = [&](const std::string& kind, const std::string& text) {
@@ -259,6 +269,7 @@ int main(int argc, char** argv) {
   options.data_dir = flags.data_dir;
   options.initial_cluster = initial;
   options.join = !flags.join.empty();
+  options.force_new_cluster = flags.force_new_cluster;
   options.listen_address = flags.listen_peer;
   options.tick_interval = std::chrono::milliseconds(flags.tick_ms);
   options.heartbeat_interval = std::chrono::milliseconds(flags.heartbeat_ms);

@@ -218,6 +218,25 @@ void RaftdCluster::restart(const std::string& name) {
   spawn(m, launch_flags_.at(name));
 }
 
+void RaftdCluster::restart(const std::string& name, const std::vector<std::string>& once) {
+  Member& m = members_.at(name);
+  if (m.pid > 0) kill(name);
+  std::vector<std::string> flags = launch_flags_.at(name);
+  flags.insert(flags.end(), once.begin(), once.end());
+  spawn(m, flags);
+}
+
+void RaftdCluster::rejoin_empty(const std::string& name, const std::string& via) {
+  Member& m = members_.at(name);
+  if (m.pid > 0) kill(name);
+  std::filesystem::remove_all(m.data_dir);
+  std::vector<std::string> flags = flags_for(m);
+  flags.push_back("--join");
+  flags.push_back(members_.at(via).client);
+  launch_flags_[name] = flags;
+  spawn(m, flags);
+}
+
 void RaftdCluster::pause(const std::string& name) {
   Member& m = members_.at(name);
   ::kill(m.pid, SIGSTOP);

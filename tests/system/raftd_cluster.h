@@ -55,6 +55,11 @@ class RaftdCluster {
   void kill(const std::string& name);     // SIGKILL, wait
   void stop(const std::string& name);     // SIGTERM, wait (must exit within 5 s)
   void restart(const std::string& name);  // same flags and data dir
+  // Restarts with `once` added to its flags for this start only.
+  void restart(const std::string& name, const std::vector<std::string>& once);
+  // A stopped member starts again with its ports, an empty data directory and
+  // --join through `via`.
+  void rejoin_empty(const std::string& name, const std::string& via);
   void pause(const std::string& name);    // SIGSTOP
   void resume(const std::string& name);   // SIGCONT
   bool running(const std::string& name) const;

@@ -6,9 +6,11 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -269,6 +271,78 @@ TEST(Raftd, TightPipelineLimitsStillReplicateEveryWrite) {
       }
     }
   }
+}
+
+// The voters listed by a member's /v1/members (or, for a failure message, its failed
+// answer).
+std::vector<std::string> voters_seen_by(const std::string& client) {
+  std::vector<std::string> voters;
+  const HttpReply reply = http_call(client, "GET", "/v1/members");
+  if (reply.status != 200) return {"status " + std::to_string(reply.status) + ": " + reply.body};
+  const json answer = json::parse(reply.body);
+  for (const auto& m : answer.at("members")) {
+    if (m.value("voter", false)) voters.push_back(m.value("id", ""));
+  }
+  std::sort(voters.begin(), voters.end());
+  return voters;
+}
+
+// Disaster recovery: two of three members are lost for good; the survivor restarts
+// with --force-new-cluster and serves every acknowledged write alone, and the lost
+// members come back as new ones from empty data directories.
+TEST(Raftd, ASurvivorOfALostMajorityRecoversWithForceNewClusterAndTheOthersRejoinEmpty) {
+  RaftdCluster cluster(3, kFastFlags);
+  const std::string survivor = cluster.wait_for_leader();
+  ASSERT_FALSE(survivor.empty());
+  for (int i = 0; i < 250; ++i)
+    put(cluster, "d" + std::to_string(i), std::to_string(i));  // crosses a snapshot
+  std::vector<std::string> lost;
+  for (const std::string& name : cluster.names()) {
+    if (name != survivor) lost.push_back(name);
+  }
+  for (const std::string& name : lost) cluster.kill(name);
+  EXPECT_NE(http_call(cluster.client(survivor), "PUT", "/v1/kv/stuck", "x").status, 200)
+      << "no majority";
+
+  cluster.restart(survivor, {"--force-new-cluster"});
+  ASSERT_EQ(cluster.wait_for_leader(), survivor);
+  EXPECT_EQ(voters_seen_by(cluster.client(survivor)), std::vector<std::string>{survivor});
+  for (int i = 0; i < 250; i += 7)
+    EXPECT_EQ(get(cluster.client(survivor), "d" + std::to_string(i)), std::to_string(i));
+  put(cluster, "after", "recovery");
+
+  for (const std::string& name : lost) cluster.rejoin_empty(name, survivor);
+  std::vector<std::string> all = cluster.names();
+  std::sort(all.begin(), all.end());
+  for (int i = 0; i < 400 && voters_seen_by(cluster.client(survivor)) != all; ++i)
+    std::this_thread::sleep_for(25ms);
+  ASSERT_EQ(voters_seen_by(cluster.client(survivor)), all)
+      << "the rejoined members were not promoted";
+
+  // The new cluster stands without the survivor: its two new members elect a leader
+  // and serve everything.
+  cluster.kill(survivor);
+  const std::string leader = cluster.wait_for_leader();
+  ASSERT_FALSE(leader.empty());
+  EXPECT_NE(leader, survivor);
+  EXPECT_EQ(get(cluster.client(leader), "after"), "recovery");
+  for (int i = 0; i < 250; i += 7)
+    EXPECT_EQ(get(cluster.client(leader), "d" + std::to_string(i)), std::to_string(i));
+}
+
+TEST(Raftd, ForceNewClusterNeedsAFormerMembersData) {
+  const std::filesystem::path empty =
+      std::filesystem::temp_directory_path() / ("raftd-force-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(empty);
+  const auto [status, output] = run_raftd("--force-new-cluster --data-dir " + empty.string() +
+                                          " --listen-peer 127.0.0.1:1 --listen-client 127.0.0.1:1");
+  EXPECT_NE(status, 0);
+  EXPECT_NE(output.find("former member's data"), std::string::npos) << output;
+  EXPECT_TRUE(std::filesystem::is_empty(empty)) << "nothing written";
+  const auto [join_status, join_output] = run_raftd("--force-new-cluster --join 127.0.0.1:1");
+  EXPECT_NE(join_status, 0);
+  EXPECT_NE(join_output.find("--force-new-cluster and --join"), std::string::npos) << join_output;
+  std::filesystem::remove_all(empty);
 }
 
 TEST(Raftd, GarbageOnBothPortsDoesNotHurtTheNode) {
