@@ -1,6 +1,8 @@
 // Disaster recovery (NodeOptions::force_new_cluster): a member that outlived its
 // cluster's majority restarts, with its durable log, as the only voter of a new
 // cluster, keeps every entry it held, and takes new members.
+#include "src/node/force_new_cluster.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -9,6 +11,7 @@
 #include <map>
 #include <thread>
 
+#include "raft/memory_stores.h"
 #include "raft/node.h"
 #include "src/storage/durable_log.h"
 #include "tests/node/kv_machine.h"
@@ -225,6 +228,71 @@ TEST(ForceNewCluster, ALogWhoseConfigurationDoesNotNameTheNodeIsRefusedUntouched
   stranger.force_new_cluster = true;
   expect_refused(cluster.open(stranger), "does not name this node");
   EXPECT_EQ(durable_last_index(o.data_dir), last);
+}
+
+// The recovery's own write, read back from a store that holds only a snapshot point
+// (a log compacted to nothing) in a joint configuration with a learner: one entry
+// after the snapshot, in a term above every term the store knows, naming the node
+// alone, and removing each other member once.
+TEST(ForceNewCluster, AfterACompactedLogTheEntryFollowsTheSnapshotInANewTerm) {
+  MemoryLogStore store;
+  LogWrite base;
+  pb::SnapshotMetadata snapshot;
+  snapshot.set_index(50);
+  snapshot.set_term(3);
+  pb::Configuration& joint = *snapshot.mutable_configuration();
+  for (NodeId id : {1, 2}) joint.add_voters(id);
+  for (NodeId id : {1, 3}) joint.add_voters_outgoing(id);
+  joint.add_learners(4);
+  for (NodeId id : {1, 2, 3, 4}) {
+    pb::Member* m = joint.add_members();
+    m->set_id(id);
+    m->set_name("n" + std::to_string(id));
+    m->set_peer_address("127.0.0.1:700" + std::to_string(id));
+  }
+  base.snapshot = snapshot;
+  pb::HardState hard_state;
+  hard_state.set_term(3);
+  hard_state.set_commit(50);
+  base.hard_state = hard_state;
+  std::promise<Status> written;
+  store.submit(std::move(base), [&written](const Status& s) { written.set_value(s); });
+  ASSERT_TRUE(written.get_future().get().ok());
+
+  std::string was;
+  bool changed = false;
+  ASSERT_TRUE(force_new_cluster(store, 2, &was, &changed).ok());
+  EXPECT_TRUE(changed);
+  EXPECT_EQ(was, "voters=[n1 n2] outgoing=[n1 n3] learners=[n4]");
+  ASSERT_EQ(store.last_index(), 51u);
+  EXPECT_EQ(store.hard_state().term(), 4u);
+  EXPECT_EQ(store.hard_state().vote(), 2u);
+  EXPECT_EQ(store.hard_state().commit(), 50u) << "nothing is claimed committed";
+  std::vector<pb::Entry> entries;
+  store.entries(51, 52, 1 << 20, &entries);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].term(), 4u);
+  EXPECT_EQ(entries[0].type(), pb::ENTRY_CONF_CHANGE);
+  pb::ConfChange change;
+  ASSERT_TRUE(change.ParseFromString(entries[0].data()));
+  EXPECT_EQ(change.context(), "force-new-cluster");
+  std::vector<NodeId> removed;
+  for (const pb::ConfChangeSingle& single : change.changes()) {
+    EXPECT_EQ(single.type(), pb::CONF_REMOVE);
+    removed.push_back(single.member().id());
+  }
+  EXPECT_EQ(removed, (std::vector<NodeId>{1, 3, 4}));
+  const pb::Configuration& sole = change.configuration();
+  EXPECT_EQ(std::vector<NodeId>(sole.voters().begin(), sole.voters().end()),
+            std::vector<NodeId>{2});
+  EXPECT_EQ(sole.voters_outgoing_size() + sole.learners_size() + sole.learners_next_size(), 0);
+  ASSERT_EQ(sole.members_size(), 1);
+  EXPECT_EQ(sole.members(0).peer_address(), "127.0.0.1:7002") << "its own record is kept";
+
+  // Asked again, it finds the node alone and writes nothing.
+  ASSERT_TRUE(force_new_cluster(store, 2, &was, &changed).ok());
+  EXPECT_FALSE(changed);
+  EXPECT_EQ(store.last_index(), 51u);
 }
 
 }  // namespace
