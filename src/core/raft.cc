@@ -1043,7 +1043,8 @@ void Raft::restore_configurations(const LogStorage& storage) {
   configurations_.clear();
   // Configurations take effect when appended, so every change in the log counts,
   // committed or not.
-  for_each_configuration_entry(storage, [this](const pb::Entry& entry) { track_configuration(entry); });
+  for_each_configuration_entry(storage,
+                               [this](const pb::Entry& entry) { track_configuration(entry); });
   apply_configuration(current_configuration());
 }
 

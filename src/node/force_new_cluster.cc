@@ -58,8 +58,9 @@ Status force_new_cluster(LogStore& store, NodeId id, std::string* describe_old, 
   for (const auto* ids :
        {&old.voters(), &old.voters_outgoing(), &old.learners(), &old.learners_next()}) {
     for (NodeId other : *ids) {
-      if (other != id && std::find(others.begin(), others.end(), other) == others.end())
+      if (other != id && std::find(others.begin(), others.end(), other) == others.end()) {
         others.push_back(other);
+      }
     }
   }
   for (NodeId other : others) {

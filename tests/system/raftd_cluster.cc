@@ -212,11 +212,7 @@ void RaftdCluster::stop(const std::string& name) {
   throw std::runtime_error(name + " did not stop within 5 s of SIGTERM");
 }
 
-void RaftdCluster::restart(const std::string& name) {
-  Member& m = members_.at(name);
-  if (m.pid > 0) kill(name);
-  spawn(m, launch_flags_.at(name));
-}
+void RaftdCluster::restart(const std::string& name) { restart(name, {}); }
 
 void RaftdCluster::restart(const std::string& name, const std::vector<std::string>& once) {
   Member& m = members_.at(name);
