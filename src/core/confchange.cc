@@ -123,6 +123,23 @@ ConfChangeResult apply_conf_change(const pb::Configuration& current, const pb::C
   return {std::move(next), {}};
 }
 
+namespace {
+
+bool lists(const google::protobuf::RepeatedField<std::uint64_t>& ids, NodeId id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+}  // namespace
+
+bool is_voter(const pb::Configuration& configuration, NodeId id) {
+  return lists(configuration.voters(), id) || lists(configuration.voters_outgoing(), id);
+}
+
+bool is_member(const pb::Configuration& configuration, NodeId id) {
+  return is_voter(configuration, id) || lists(configuration.learners(), id) ||
+         lists(configuration.learners_next(), id);
+}
+
 std::string describe(const pb::Configuration& configuration, bool with_names) {
   auto label = [&](std::uint64_t id) {
     if (with_names) {

@@ -34,6 +34,11 @@ inline bool is_joint(const pb::Configuration& configuration) {
   return configuration.voters_outgoing_size() > 0;
 }
 
+// Whether `id` votes in `configuration` (in either half of a joint one).
+bool is_voter(const pb::Configuration& configuration, NodeId id);
+// Whether `configuration` names `id` at all: a voter, a learner or a learner-to-be.
+bool is_member(const pb::Configuration& configuration, NodeId id);
+
 // A one-line description for logs and tests: "voters=[1 2 3] outgoing=[...] learners=[...]";
 // with_names: each member by the name its record gives, where it gives one.
 std::string describe(const pb::Configuration& configuration, bool with_names = false);

@@ -23,18 +23,12 @@ pb::Configuration configuration_in_force(const LogStore& store) {
   return newest;
 }
 
-bool names(const google::protobuf::RepeatedField<std::uint64_t>& ids, NodeId id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
-
 }  // namespace
 
 Status force_new_cluster(LogStore& store, NodeId id, std::string* describe_old, bool* changed) {
   if (changed != nullptr) *changed = false;
   const pb::Configuration old = configuration_in_force(store);
-  const bool member = names(old.voters(), id) || names(old.voters_outgoing(), id) ||
-                      names(old.learners(), id) || names(old.learners_next(), id);
-  if (!member) {
+  if (!core::is_member(old, id)) {
     return make_error(
         ErrorCode::kInvalidArgument,
         "cannot force a new cluster: the stored configuration (" +

@@ -53,8 +53,7 @@ std::vector<Member> members_of(const pb::Configuration& configuration) {
   for (const pb::Member& m : configuration.members()) {
     Member member;
     member.peer = Peer{m.id(), m.name(), m.peer_address(), m.client_address()};
-    member.voter = contains(configuration.voters(), m.id()) ||
-                   contains(configuration.voters_outgoing(), m.id());
+    member.voter = core::is_voter(configuration, m.id());
     out.push_back(std::move(member));
   }
   return out;
@@ -355,12 +354,10 @@ std::string NodeImpl::surprising_change(const pb::ConfChange& change) const {
   const pb::Configuration& configuration = core_->configuration();
   for (const pb::ConfChangeSingle& single : change.changes()) {
     const NodeId id = single.member().id();
-    const bool voter = contains(configuration.voters(), id) || contains(configuration.voters_outgoing(), id);
-    const bool learner = contains(configuration.learners(), id) || contains(configuration.learners_next(), id);
-    if (single.type() == pb::CONF_ADD_LEARNER && voter) {
+    if (single.type() == pb::CONF_ADD_LEARNER && core::is_voter(configuration, id)) {
       return "node " + std::to_string(id) + " is already a voter; remove it first to re-add it as a learner";
     }
-    if (single.type() == pb::CONF_REMOVE && !voter && !learner) {
+    if (single.type() == pb::CONF_REMOVE && !core::is_member(configuration, id)) {
       return "node " + std::to_string(id) + " is not a member";
     }
   }

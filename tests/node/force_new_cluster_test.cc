@@ -22,6 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::KvMachine;
+using testing::write_keys;
 
 // Nodes on a LocalHub, each with the durable log and snapshots in its own directory,
 // so a node can be stopped and started again on its data.
@@ -97,20 +98,6 @@ std::vector<Peer> founders(std::initializer_list<NodeId> ids) {
   return peers;
 }
 
-std::map<std::string, std::string> write(Node& leader, int from, int to) {
-  std::map<std::string, std::string> written;
-  std::vector<std::future<Result<std::string>>> answers;
-  for (int i = from; i < to; ++i) {
-    answers.push_back(leader.propose("set k" + std::to_string(i) + " v" + std::to_string(i)));
-    written["k" + std::to_string(i)] = "v" + std::to_string(i);
-  }
-  for (auto& answer : answers) {
-    const Result<std::string> r = answer.get();
-    EXPECT_TRUE(r.ok()) << r.error().message;
-  }
-  return written;
-}
-
 std::vector<NodeId> voters(const NodeStatus& status) {
   std::vector<NodeId> ids;
   for (const Member& m : status.members) {
@@ -139,7 +126,7 @@ TEST(ForceNewCluster, ASurvivorOfALostMajorityLeadsAloneWithEveryEntryItHeldAndT
   }
   const NodeId survivor = cluster.wait_for_leader();
   ASSERT_NE(survivor, 0u);
-  std::map<std::string, std::string> expected = write(cluster.node(survivor), 0, 40);
+  std::map<std::string, std::string> expected = write_keys(cluster.node(survivor), 0, 40);
 
   // The survivor takes five more writes that no one else will ever see: they cannot
   // commit, and the survivor's log is all that is left of them.
@@ -169,7 +156,7 @@ TEST(ForceNewCluster, ASurvivorOfALostMajorityLeadsAloneWithEveryEntryItHeldAndT
   EXPECT_EQ(cluster.node(survivor).status().members.size(), 1u);
   EXPECT_TRUE(cluster.converge(survivor, expected))
       << "the uncommitted writes it held are committed now";
-  for (auto& [k, v] : write(cluster.node(survivor), 45, 60)) expected[k] = v;
+  for (auto& [k, v] : write_keys(cluster.node(survivor), 45, 60)) expected[k] = v;
 
   // Started again with the option still set, it finds itself the only voter already
   // and writes no second configuration: the log grows by the new term's no-op only.
@@ -187,7 +174,7 @@ TEST(ForceNewCluster, ASurvivorOfALostMajorityLeadsAloneWithEveryEntryItHeldAndT
   ASSERT_TRUE(cluster.node(survivor).add_learner(Peer{4, "n4", "", ""}).get().ok());
   const Status promoted = cluster.node(survivor).promote(4).get();
   ASSERT_TRUE(promoted.ok()) << promoted.error().message;
-  for (auto& [k, v] : write(cluster.node(survivor), 60, 70)) expected[k] = v;
+  for (auto& [k, v] : write_keys(cluster.node(survivor), 60, 70)) expected[k] = v;
   EXPECT_TRUE(cluster.converge(4, expected));
   EXPECT_EQ(voters(cluster.node(survivor).status()).size(), 2u);
 }

@@ -1,12 +1,15 @@
 // Test helpers shared by the node tests: a key-value state machine that counts where
-// and how its calls ran, and a gate that holds threads as a slow disk would.
+// and how its calls ran, writes of its commands through a node, and a gate that holds
+// threads as a slow disk would.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <pthread.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <istream>
 #include <map>
 #include <mutex>
@@ -14,7 +17,9 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "raft/node.h"
 #include "raft/state_machine.h"
 
 namespace raft::testing {
@@ -56,7 +61,8 @@ class KvMachine final : public StateMachine {
  public:
   std::string apply(Index, std::string_view command) override {
     CallGuard guard(*this);
-    if (const int ms = apply_delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    if (const int ms = apply_delay_ms.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     std::istringstream in{std::string(command)};
     std::string op, key, value;
     in >> op >> key >> value;
@@ -115,5 +121,23 @@ class KvMachine final : public StateMachine {
   std::atomic<int> calls_running_{0};
   std::atomic<int> overlapping_calls_{0};
 };
+
+// Proposes "set k<i % 50> v<i>" for i in [from, to) through `leader`, expects every
+// one to commit, and returns the pairs written (the last value of each key).
+inline std::map<std::string, std::string> write_keys(Node& leader, int from, int to) {
+  std::vector<std::future<Result<std::string>>> futures;
+  std::map<std::string, std::string> expected;
+  for (int i = from; i < to; ++i) {
+    const std::string key = "k" + std::to_string(i % 50);
+    const std::string value = "v" + std::to_string(i);
+    futures.push_back(leader.propose("set " + key + " " + value));
+    expected[key] = value;
+  }
+  for (auto& f : futures) {
+    Result<std::string> r = f.get();
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  }
+  return expected;
+}
 
 }  // namespace raft::testing

@@ -12,8 +12,6 @@
 #include <map>
 #include <mutex>
 #include <numeric>
-#include <pthread.h>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -30,6 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Gate;
 using testing::KvMachine;
+using testing::write_keys;
 
 std::string describe(const std::map<std::string, int>& counts) {
   std::string out;
@@ -225,22 +224,6 @@ class LocalCluster {
   std::vector<Peer> peers_;
   std::map<NodeId, TestNode> nodes_;
 };
-
-std::map<std::string, std::string> write_keys(Node& leader, int from, int to) {
-  std::vector<std::future<Result<std::string>>> futures;
-  std::map<std::string, std::string> expected;
-  for (int i = from; i < to; ++i) {
-    const std::string key = "k" + std::to_string(i % 50);
-    const std::string value = "v" + std::to_string(i);
-    futures.push_back(leader.propose("set " + key + " " + value));
-    expected[key] = value;
-  }
-  for (auto& f : futures) {
-    Result<std::string> r = f.get();
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-  }
-  return expected;
-}
 
 // Writes keys [0, count) through the leader and waits until every node applied them;
 // the leader, or 0 when none was elected or the nodes did not converge.
