@@ -94,7 +94,7 @@ Raft::Raft(const Options& options, const LogStorage& storage)
 
   become_follower(term_, kNoNode);
   restarted_ = term_ > 0;
-  last_soft_state_ = SoftState{leader_, role_, term_};
+  last_soft_state_ = soft_state();
 }
 
 Raft::~Raft() = default;
@@ -235,7 +235,7 @@ void Raft::tick_heartbeat() {
 // ---------------------------------------------------------------------------
 // Elections (§5.2, §5.4.1; PreVote: dissertation §9.6)
 
-bool Raft::promotable() const { return tracker_->is_voter(options_.id); }
+bool Raft::promotable() const { return tracker_->is_voter(options_.id) && !removed(); }
 
 void Raft::campaign() {
   if (role_ == Role::kLeader || !promotable()) return;
@@ -353,6 +353,12 @@ bool Raft::step(const pb::Message& m) {
     return false;
   }
 
+  if (m.has_not_member()) {
+    handle_not_member(m);  // whatever its term: it is about membership, not leadership
+    return true;
+  }
+  tell_if_not_member(m);
+
   const bool is_vote_request = m.has_vote_request();
   const bool is_pre_vote_request = is_vote_request && m.vote_request().pre_vote();
 
@@ -396,6 +402,41 @@ bool Raft::step(const pb::Message& m) {
   }
   return true;
 }
+
+// ---------------------------------------------------------------------------
+// Removal (dissertation §4.2.3: a removed server never hears of its removal)
+
+bool Raft::removed() const {
+  if (removed_at_ > current_configuration_index()) return true;
+  // A leader that removed itself manages the cluster until the change commits.
+  return !named_in_configuration_ && configuration_.voters_size() > 0 && role_ != Role::kLeader;
+}
+
+void Raft::tell_if_not_member(const pb::Message& m) {
+  // Only what a member sends of its own accord or to a leader. A leader's requests
+  // are followed whoever sends them (a configuration newer than ours may name it).
+  const bool from_a_member = m.has_vote_request() || m.has_append_response() ||
+                             m.has_heartbeat_response() || m.has_read_index_request();
+  // An uncommitted configuration may yet be truncated and replaced by one naming the
+  // sender; a committed one is a fact, whoever holds it.
+  const Index index = current_configuration_index();
+  if (!from_a_member || configuration_.voters_size() == 0 || index > log_->committed() ||
+      is_member(configuration_, m.from())) {
+    return;
+  }
+  pb::Message notice = new_message(m.from());
+  notice.mutable_not_member()->set_configuration_index(index);
+  send(std::move(notice));
+}
+
+void Raft::handle_not_member(const pb::Message& m) {
+  // removed() compares it with the newest configuration we hold, which decides when
+  // it is at that index or later (the sender's is then older).
+  removed_at_ = std::max(removed_at_, m.not_member().configuration_index());
+  if (removed() && role_ != Role::kFollower) become_follower(term_, kNoNode);
+}
+
+SoftState Raft::soft_state() const { return SoftState{leader_, role_, term_, removed()}; }
 
 void Raft::respond_to_stale_leader(const pb::Message& m) {
   // A leader of an older term is talking to us. With PreVote/CheckQuorum we may have
@@ -1092,6 +1133,7 @@ pb::Configuration Raft::configuration_at(Index index) const {
 void Raft::apply_configuration(const pb::Configuration& configuration) {
   configuration_ = configuration;
   ++configuration_version_;
+  named_in_configuration_ = is_member(configuration_, options_.id);
   tracker_->set_configuration(configuration_, log_->last_index() + 1);
   // The round in flight is counted against the new quorum: a shrink may confirm it
   // now, with no ack left to come.
@@ -1125,7 +1167,7 @@ void Raft::send_persisted(pb::Message&& m) { persisted_messages_.push_back(std::
 bool Raft::has_ready() const {
   if (!messages_.empty() || !persisted_messages_.empty() || !read_states_.empty()) return true;
   if (commit_broadcast_pending_) return true;
-  if (SoftState{leader_, role_, term_} != last_soft_state_) return true;
+  if (soft_state() != last_soft_state_) return true;
   if (term_ != last_handed_out_hard_state_.term() || vote_ != last_handed_out_hard_state_.vote() ||
       hard_state_commit() != last_handed_out_hard_state_.commit()) {
     return true;
@@ -1139,7 +1181,7 @@ Ready Raft::ready() {
     if (role_ == Role::kLeader) broadcast_append();
   }
   Ready ready;
-  const SoftState soft{leader_, role_, term_};
+  const SoftState soft = soft_state();
   if (soft != last_soft_state_) {
     ready.soft_state = soft;
     last_soft_state_ = soft;
@@ -1223,6 +1265,7 @@ Status Raft::status() const {
     }
   }
   s.transfer_target = transfer_target_;
+  s.removed = removed();
   return s;
 }
 

@@ -90,6 +90,7 @@ struct Status {
   };
   std::vector<Peer> peers;  // leader only; excludes self
   NodeId transfer_target = kNoNode;
+  bool removed = false;  // Raft::removed()
 };
 
 class Raft {
@@ -160,6 +161,12 @@ class Raft {
   Index last_index() const;
   Status status() const;
   const pb::Configuration& configuration() const { return configuration_; }
+  // This node knows it is no longer a member: the newest configuration it holds does
+  // not name it (and it is not a leader still managing its own removal), or a member
+  // told it (pb::NotMember) that a committed configuration newer than that one does
+  // not. A removed node never campaigns. It is a member again once it holds a newer
+  // configuration naming it (or its own removal is truncated from its log).
+  bool removed() const;
   // Changes whenever configuration() is set (possibly to an equal value), so a
   // runtime can skip its per-configuration work while it stays the same.
   std::uint64_t configuration_version() const { return configuration_version_; }
@@ -185,6 +192,11 @@ class Raft {
   void tally_votes();
   bool log_is_up_to_date(Term last_term, Index last_index) const;
   bool in_lease() const;
+
+  // Removal (see removed()).
+  void tell_if_not_member(const pb::Message& m);
+  void handle_not_member(const pb::Message& m);
+  SoftState soft_state() const;
 
   // Replication (leader side).
   void handle_append_response(const pb::Message& m);
@@ -273,6 +285,10 @@ class Raft {
   std::unique_ptr<ProgressTracker> tracker_;
   pb::Configuration configuration_;
   std::uint64_t configuration_version_ = 0;
+  // Whether configuration_ names this node (as voter or learner, in either half).
+  bool named_in_configuration_ = false;
+  // The highest configuration index a pb::NotMember reported; 0: none.
+  Index removed_at_ = 0;
   // The commit index advanced and followers have not been told. Commit-only appends
   // go out once per ready(), not once per acknowledgement: under load several acks
   // (and the leader's own write) advance the commit between two Readies, and the

@@ -30,6 +30,7 @@ struct SoftState {
   NodeId leader = kNoNode;
   Role role = Role::kFollower;
   Term term = 0;
+  bool removed = false;  // Raft::removed()
   bool operator==(const SoftState&) const = default;
 };
 

@@ -222,6 +222,7 @@ TEST(Dissertation4_2_2_RemoveLeader, StepsDownOnceCommitted) {
   run_rounds(c, 3);
   EXPECT_LT(c.node(1).commit_index(), r.last_index);
   EXPECT_EQ(c.node(1).role(), Role::kLeader) << "it manages the cluster until the change commits";
+  EXPECT_FALSE(c.node(1).removed()) << "not while it manages the cluster";
   // It still accepts proposals meanwhile.
   const ProposeResult x = c.propose(1, "x");
   EXPECT_TRUE(x.ok());
@@ -231,6 +232,8 @@ TEST(Dissertation4_2_2_RemoveLeader, StepsDownOnceCommitted) {
   for (int i = 0; i < 5 && c.node(1).role() == Role::kLeader; ++i) run_rounds(c, 1);
   EXPECT_GE(c.node(1).commit_index(), r.last_index);
   EXPECT_EQ(c.node(1).role(), Role::kFollower);
+  EXPECT_TRUE(c.node(1).removed());
+  EXPECT_TRUE(c.node(1).status().removed);
 
   // The rest elect a new leader; 1 stays out of it.
   NodeId leader = kNoNode;
@@ -720,6 +723,124 @@ TEST(Dissertation4_2_3_DisruptiveServers, LeaseAloneIgnoresRemovedServer) {
 // RequestVotes carry a higher term and depose the leader, again and again.
 TEST(Dissertation4_2_3_DisruptiveServers, WithoutDefencesRemovedServerDisrupts) {
   EXPECT_TRUE(removed_server_disrupts(/*pre_vote=*/false, /*check_quorum=*/false));
+}
+
+// Removes 3 from a 3-node cluster led by 1 (3 never receives the change) and counts,
+// from then on, 3's vote requests and the notices delivered.
+struct RemovedServer {
+  explicit RemovedServer(TestCluster& cluster) : c(cluster) {
+    make_leader(c, 1);
+    removal = c.propose_conf_change(1, remove_member(3));
+    c.stabilize();
+    run_rounds(c, 1);
+    c.on_deliver = [this](const pb::Message& m) {
+      if (m.from() == 3 && m.has_vote_request()) ++vote_requests;
+      if (m.has_not_member()) notices.push_back(m);
+    };
+  }
+  // Runs rounds until 3 knows it was removed; returns how many, or -1.
+  int run_until_removed() {
+    for (int round = 1; round <= 100; ++round) {
+      run_rounds(c, 1);
+      if (c.node(3).removed()) return round;
+    }
+    return -1;
+  }
+  TestCluster& c;
+  ProposeResult removal;
+  int vote_requests = 0;
+  std::vector<pb::Message> notices;
+};
+
+// §4.2.3, the removed server's side: it never hears of the entry that removed it, so
+// it times out and probes; the members, whose configuration without it is committed,
+// answer that it is not a member (pb::NotMember), and it never campaigns again.
+TEST(Dissertation4_2_3_DisruptiveServers, RemovedServerLearnsItWasRemovedAndFallsSilent) {
+  TestCluster c(3, /*seed=*/5);
+  RemovedServer removed(c);
+  ASSERT_TRUE(removed.removal.ok());
+  ASSERT_EQ(voter_ids(c.node(3).configuration()), (std::vector<NodeId>{1, 2, 3}))
+      << "3 does not hold its removal";
+  EXPECT_FALSE(c.node(3).removed());
+  const Term term = c.node(1).term();
+
+  const int rounds = removed.run_until_removed();
+  ASSERT_GT(rounds, 0) << "3 never learned it was removed";
+  ASSERT_FALSE(removed.notices.empty());
+  for (const pb::Message& notice : removed.notices) {
+    EXPECT_EQ(notice.to(), 3u);
+    EXPECT_EQ(notice.not_member().configuration_index(), removed.removal.last_index);
+  }
+  const int asked = removed.vote_requests;
+  EXPECT_GT(asked, 0) << "it learned by probing";
+  run_rounds(c, 100);
+  EXPECT_EQ(removed.vote_requests, asked) << "a node that knows it was removed never campaigns";
+  EXPECT_TRUE(c.node(3).removed());
+  EXPECT_TRUE(c.node(3).status().removed);
+  EXPECT_EQ(c.node(3).role(), Role::kFollower);
+  EXPECT_FALSE(c.node(1).removed());
+  EXPECT_FALSE(c.node(2).removed());
+  EXPECT_EQ(c.node(1).role(), Role::kLeader);
+  EXPECT_EQ(c.node(1).term(), term) << "nobody was disturbed";
+}
+
+// Added back under the same id, it is a member again as soon as it holds the newer
+// configuration that names it, and its vote counts.
+TEST(Dissertation4_2_3_DisruptiveServers, RemovedServerAddedBackIsAMemberAgain) {
+  TestCluster c(3, /*seed=*/5);
+  RemovedServer removed(c);
+  ASSERT_GT(removed.run_until_removed(), 0);
+  const ProposeResult back = c.propose_conf_change(1, add_voter(3));
+  ASSERT_TRUE(back.ok());
+  c.stabilize();
+  run_rounds(c, 3);
+  EXPECT_FALSE(c.node(3).removed());
+  EXPECT_EQ(voter_ids(c.node(3).configuration()), (std::vector<NodeId>{1, 2, 3}));
+  c.isolate(2);
+  const ProposeResult x = c.propose(1, "x");
+  ASSERT_TRUE(x.ok());
+  c.stabilize();
+  run_rounds(c, 2);
+  EXPECT_EQ(c.node(1).commit_index(), x.last_index) << "3's acknowledgement counts again";
+}
+
+// What makes the notice safe: a member that lags behind, holding an older committed
+// configuration that does not name a newer member, tells that member it is not one;
+// the newer member holds a newer configuration naming it, ignores the notice, and
+// wins an election with the laggard's vote.
+TEST(Dissertation4_2_3_DisruptiveServers, ALaggingMembersNoticeIsIgnored) {
+  TestCluster c(3, /*seed=*/1, [](Options& o) { o.check_quorum = false; });
+  make_leader(c, 1);
+  // A learner first, so 2's configuration is at an index above 0.
+  c.add_node(joiner_options(5));
+  ASSERT_TRUE(c.propose_conf_change(1, add_learner(5)).ok());
+  c.stabilize();
+  run_rounds(c, 2);
+  c.add_node(joiner_options(4));
+  c.isolate(2);  // 2 keeps {1 2 3} with learner 5
+  const ProposeResult added = c.propose_conf_change(1, add_voter(4));
+  ASSERT_TRUE(added.ok());
+  c.stabilize();
+  run_rounds(c, 3);
+  ASSERT_EQ(c.node(4).status().commit_index, added.last_index);
+  ASSERT_EQ(voter_ids(c.node(2).configuration()), (std::vector<NodeId>{1, 2, 3}));
+
+  c.heal();
+  c.isolate(1);
+  std::vector<pb::Message> notices;
+  c.on_deliver = [&](const pb::Message& m) {
+    if (m.has_not_member()) notices.push_back(m);
+  };
+  c.node(4).campaign();  // asks 1 (cut off), 2 and 3; it needs both
+  c.stabilize();
+  ASSERT_EQ(notices.size(), 1u) << "2 tells 4 it is not a member of {1 2 3}";
+  EXPECT_EQ(notices[0].from(), 2u);
+  EXPECT_GT(notices[0].not_member().configuration_index(), 0u);
+  EXPECT_LT(notices[0].not_member().configuration_index(), added.last_index);
+  EXPECT_FALSE(c.node(4).removed());
+  EXPECT_EQ(c.node(4).role(), Role::kLeader);
+  EXPECT_EQ(voter_ids(c.node(2).configuration()), (std::vector<NodeId>{1, 2, 3, 4}))
+      << "the new leader brought 2 up to date";
 }
 
 }  // namespace

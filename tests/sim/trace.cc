@@ -63,6 +63,9 @@ std::string describe(const pb::Message& m) {
     case pb::Message::kTimeoutNow: out = "TimeoutNow" + route; break;
     case pb::Message::kReadIndexRequest: out = "ReadIndexRequest" + route; break;
     case pb::Message::kReadIndexResponse: out = "ReadIndexResponse" + route; break;
+    case pb::Message::kNotMember:
+      out = "NotMember" + route + " configuration=" + u(m.not_member().configuration_index());
+      break;
     case pb::Message::BODY_NOT_SET: out = "Empty" + route; break;
   }
   return out;
