@@ -32,6 +32,11 @@ inline constexpr std::string_view kStreamPath = "/raft/stream";
 inline constexpr std::string_view kSnapshotPath = "/raft/snapshot";
 inline constexpr std::string_view kHealthPath = "/raft/health";
 inline constexpr std::string_view kProtobufContentType = "application/x-protobuf";
+// On a stream's header: the sender's own peer address, so that a receiver that does
+// not know it (a removed member's, once the receiver restarted with a configuration
+// that no longer names it) can still answer. Fills a gap only, never replaces an
+// address the receiver was given.
+inline constexpr std::string_view kSenderAddressHeader = "X-Raft-Sender-Address";
 
 enum class DecodeError {
   kTooLarge,        // body above the limit (413)

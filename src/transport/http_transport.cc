@@ -78,7 +78,8 @@ class HttpTransport::Impl {
     receiver_ = std::make_unique<Receiver>(
         DecodeLimits{options_.cluster_id, options_.local_id, options_.max_body_bytes},
         SnapshotAssemblerOptions{options_.max_incoming_snapshots, options_.snapshot_idle_timeout},
-        handler, disk_->get_executor(), &stopping_, log_);
+        handler, disk_->get_executor(), &stopping_, log_,
+        [this](NodeId id, const std::string& address) { add_peer(id, address, /*replace=*/false); });
     ServerOptions server_options;
     server_options.max_body_bytes = options_.max_body_bytes;
     server_options.max_header_bytes = options_.max_header_bytes;
@@ -95,7 +96,9 @@ class HttpTransport::Impl {
         PeerServer::StreamRoute{
             std::string(kStreamPath),
             [receiver](const HttpRequest& header) { return receiver->open_stream(header); },
-            [receiver](std::string_view chunk) { return receiver->stream_batch(chunk); }},
+            [receiver](const HttpRequest& header, std::string_view chunk) {
+              return receiver->stream_batch(header, chunk);
+            }},
         [receiver](std::uint64_t connection) { receiver->connection_closed(connection); },
         counters_, log_);
     if (Status listening = server->listen(*parse_host_port(options_.listen_address));
@@ -104,6 +107,13 @@ class HttpTransport::Impl {
     }
     server_ = std::move(server);
     port_ = server_->port();
+    if (options_.advertise_address.empty()) {
+      HostPort bound = *parse_host_port(options_.listen_address);
+      bound.port = port_;
+      advertised_address_ = format_host_port(bound);
+    } else {
+      advertised_address_ = options_.advertise_address;
+    }
     server_->start();
     track_io_user(server_);
     if (!own_io_) {
@@ -121,13 +131,21 @@ class HttpTransport::Impl {
     state_ = State::kRunning;
   }
 
-  void set_peer(NodeId id, const std::string& address) {
+  void set_peer(NodeId id, const std::string& address) { add_peer(id, address, /*replace=*/true); }
+
+  // `replace`: false to fill a gap only (an address a peer told about itself).
+  void add_peer(NodeId id, const std::string& address, bool replace) {
     std::shared_ptr<PeerClient> old;
     {
       std::lock_guard lock(mutex_);
       if (state_ == State::kStopped) return;
       auto it = peers_.find(id);
-      if (it != peers_.end() && it->second->address() == address) return;
+      if (it != peers_.end() && (!replace || it->second->address() == address)) return;
+      if (!replace) {
+        if (!parse_host_port(address)) return;  // the peer's own claim: not ours to log
+        log_("node " + std::to_string(id) + " is not a known peer: answering it at " + address +
+             ", the address it gave");
+      }
       if (!parse_host_port(address))
         log_("node " + std::to_string(id) + " has a bad address '" + address + "'");
       auto client = std::make_shared<PeerClient>(*io_, id, address, options_.cluster_id,
@@ -364,6 +382,7 @@ class HttpTransport::Impl {
     o.write_timeout = options_.write_timeout;
     o.min_backoff = options_.min_backoff;
     o.max_backoff = options_.max_backoff;
+    o.sender_address = advertised_address_;
     return o;
   }
 
@@ -390,6 +409,7 @@ class HttpTransport::Impl {
   const std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint16_t> port_{0};
+  std::string advertised_address_;  // set by start(), before any stream opens
   LogThrottle send_log_throttle_;
 
   std::unique_ptr<net::io_context> own_io_;  // null on a lent one

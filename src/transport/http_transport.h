@@ -51,6 +51,11 @@ struct HttpTransportOptions {
   // Default: 0 (not checked).
   NodeId local_id = 0;
 
+  // The address peers reach this node at, sent with every message stream (see
+  // kSenderAddressHeader). Default: empty, meaning listen_address with the port
+  // actually bound.
+  std::string advertise_address;
+
   // Incoming request body limit (413 above). Must hold the largest single message
   // the core sends (an append of max_append_bytes, or one command larger than that)
   // and a snapshot chunk. REQUIRES: >= 2 * snapshot_chunk_bytes. Default: 64 MiB.

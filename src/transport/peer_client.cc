@@ -236,6 +236,7 @@ net::awaitable<void> PeerClient::write_stream(std::shared_ptr<Connection> connec
                                                      std::string(kStreamPath), 11};
   header.set(beast_http::field::host, address_);
   header.set(beast_http::field::content_type, kProtobufContentType);
+  if (!options_.sender_address.empty()) header.set(kSenderAddressHeader, options_.sender_address);
   header.chunked(true);
   beast_http::request_serializer<beast_http::empty_body> serializer(header);
   connection->watchdog->set_waiting(true);

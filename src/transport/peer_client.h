@@ -50,6 +50,7 @@ struct PeerClientOptions {
   std::chrono::milliseconds write_timeout{10000};
   std::chrono::milliseconds min_backoff{25};
   std::chrono::milliseconds max_backoff{1000};
+  std::string sender_address;  // sent as kSenderAddressHeader when not empty
 };
 
 class PeerClient : public std::enable_shared_from_this<PeerClient> {

@@ -28,13 +28,14 @@ std::string media_type(std::string_view content_type) {
 
 Receiver::Receiver(DecodeLimits limits, SnapshotAssemblerOptions snapshots,
                    TransportHandler* handler, boost::asio::any_io_executor disk,
-                   const std::atomic<bool>* stopping, Logger log)
+                   const std::atomic<bool>* stopping, Logger log, LearnPeer learn_peer)
     : limits_(limits),
       handler_(handler),
       disk_(std::move(disk)),
       stopping_(stopping),
       log_(log),
-      assembler_(snapshots, std::move(log)) {}
+      assembler_(snapshots, std::move(log)),
+      learn_peer_(std::move(learn_peer)) {}
 
 void Receiver::clear_snapshots() {
   assembler_.clear();
@@ -80,10 +81,20 @@ std::optional<HttpResponse> Receiver::open_stream(const HttpRequest& header) {
   return std::nullopt;
 }
 
-std::optional<HttpResponse> Receiver::stream_batch(std::string_view body) {
+std::optional<HttpResponse> Receiver::stream_batch(const HttpRequest& header,
+                                                   std::string_view body) {
   if (stopping_->load()) return make_response(503, "stopping");
   Decoded<std::vector<pb::Message>> batch = decode_batch(body, limits_);
   if (!batch.ok()) return reject(batch.failure(), "messages");
+  // A stream carries one node's messages; its address is learned once per id, so
+  // the hot path pays one set lookup per batch.
+  if (learn_peer_ && !batch.value().empty()) {
+    const NodeId sender = batch.value().front().from();
+    if (auto address = header.find(kSenderAddressHeader);
+        address != header.end() && senders_seen_.insert(sender).second) {
+      learn_peer_(sender, std::string(address->value()));
+    }
+  }
   handler_->on_messages(std::move(batch.value()));
   return std::nullopt;
 }
@@ -107,7 +118,7 @@ boost::asio::awaitable<HttpResponse> Receiver::handle(HttpRequest& request,
   if (std::optional<HttpResponse> refusal = refuse_post(request)) co_return std::move(*refusal);
 
   if (path == kMessagesPath) {
-    if (std::optional<HttpResponse> refusal = stream_batch(request.body()))
+    if (std::optional<HttpResponse> refusal = stream_batch(request, request.body()))
       co_return std::move(*refusal);
     co_return make_response(204);
   }

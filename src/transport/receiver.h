@@ -36,8 +36,12 @@ class Receiver {
  public:
   // `handler` and `stopping` must outlive the receiver; `disk` runs snapshot writes
   // and must run one task at a time (the assembler is not thread-safe).
+  // `learn_peer` is told a sender's address from its stream's header
+  // (kSenderAddressHeader), once per sender id (io thread).
+  using LearnPeer = std::function<void(NodeId id, const std::string& address)>;
   Receiver(DecodeLimits limits, SnapshotAssemblerOptions snapshots, TransportHandler* handler,
-           boost::asio::any_io_executor disk, const std::atomic<bool>* stopping, Logger log);
+           boost::asio::any_io_executor disk, const std::atomic<bool>* stopping, Logger log,
+           LearnPeer learn_peer);
 
   // Answers one request that came on `connection` (io thread). Never throws for
   // anything a peer can send.
@@ -47,7 +51,7 @@ class Receiver {
   std::optional<HttpResponse> open_stream(const HttpRequest& header);
   // One chunk of an accepted stream: delivered and nullopt, or the refusal that ends
   // the stream (io thread).
-  std::optional<HttpResponse> stream_batch(std::string_view body);
+  std::optional<HttpResponse> stream_batch(const HttpRequest& header, std::string_view body);
 
   // `connection` closed: snapshot transfers it carried are abandoned (io thread).
   void connection_closed(std::uint64_t connection);
@@ -70,6 +74,8 @@ class Receiver {
   LogThrottle foreign_log_throttle_;
   SnapshotAssembler assembler_;                   // disk thread only
   std::set<std::uint64_t> snapshot_connections_;  // io thread: connections that carried chunks
+  LearnPeer learn_peer_;
+  std::set<NodeId> senders_seen_;  // io thread: ids whose address learn_peer_ was told
 };
 
 }  // namespace raft::transport

@@ -243,7 +243,7 @@ net::awaitable<std::optional<HttpResponse>> PeerServer::read_stream(
     if (remain == piece.size()) {  // the chunk is complete
       watchdog->progress();
       Counters::add(counters_->bytes_received, chunk.size());
-      refusal = stream_route_.chunk(chunk);
+      refusal = stream_route_.chunk(parser.get(), chunk);
       if (refusal) ec = beast_http::error::bad_chunk;  // stops the parser; the peer gets `refusal`
     }
     return piece.size();

@@ -67,7 +67,8 @@ class PeerServer : public std::enable_shared_from_this<PeerServer> {
   struct StreamRoute {
     std::string path;
     std::function<std::optional<HttpResponse>(const HttpRequest& header)> open;
-    std::function<std::optional<HttpResponse>(std::string_view chunk)> chunk;
+    std::function<std::optional<HttpResponse>(const HttpRequest& header, std::string_view chunk)>
+        chunk;
   };
 
   PeerServer(boost::asio::io_context& io, ServerOptions options, Handler handler,

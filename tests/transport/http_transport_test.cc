@@ -461,6 +461,49 @@ TEST(HttpTransport, PeerAddressChangesAndRemovals) {
   EXPECT_EQ(b.collector.messages().size(), 1u);
 }
 
+// A receiver that does not know a sender's address (a removed member's, once the
+// receiver restarted without it) answers it at the address its stream gave
+// (kSenderAddressHeader): the bound port by default, advertise_address when set.
+TEST(HttpTransport, AnUnknownSenderIsAnsweredAtTheAddressItGives) {
+  Node a, b, d;
+  a.transport->set_peer(2, b.address());
+  const std::uint64_t dropped = b.stats().messages_dropped;
+  a.transport->send({heartbeat(1, 2, 1)});
+  ASSERT_TRUE(b.collector.wait_for_messages(1));
+  b.transport->send({heartbeat(2, 1, 2)});
+  ASSERT_TRUE(a.collector.wait_for_messages(1)) << "b did not answer a";
+  EXPECT_EQ(a.collector.messages()[0].term(), 2u);
+  EXPECT_EQ(b.stats().messages_dropped, dropped);
+  EXPECT_TRUE(b.log.contains("node 1 is not a known peer: answering it at " + a.address()));
+
+  HttpTransportOptions elsewhere = options();
+  elsewhere.local_id = 3;
+  Node c(elsewhere);
+  HttpTransportOptions advertised = options();
+  advertised.advertise_address = d.address();  // c's peers are to reach it through d
+  Node e(advertised);
+  e.transport->set_peer(3, c.address());
+  e.transport->send({heartbeat(5, 3, 1)});
+  ASSERT_TRUE(c.collector.wait_for_messages(1));
+  c.transport->send({heartbeat(3, 5, 7)});
+  ASSERT_TRUE(d.collector.wait_for_messages(1));
+  EXPECT_EQ(d.collector.messages()[0].term(), 7u);
+  EXPECT_TRUE(e.collector.messages().empty());
+}
+
+// A given address is never replaced by what a sender says about itself.
+TEST(HttpTransport, AGivenAddressWinsOverTheSendersOwn) {
+  Node a, b, c;
+  a.transport->set_peer(2, b.address());
+  b.transport->set_peer(1, c.address());  // b was told 1 is at c's address
+  a.transport->send({heartbeat(1, 2, 1)});
+  ASSERT_TRUE(b.collector.wait_for_messages(1));
+  b.transport->send({heartbeat(2, 1, 2)});
+  ASSERT_TRUE(c.collector.wait_for_messages(1));
+  EXPECT_TRUE(a.collector.messages().empty());
+  EXPECT_FALSE(b.log.contains("not a known peer"));
+}
+
 TEST(HttpTransport, BadOptionsAndTakenPortsThrow) {
   HttpTransportOptions o = options();
   o.cluster_id = 0;
