@@ -63,6 +63,12 @@ struct NodeStatus {
   std::vector<ReplicationProgress> progress;  ///< leader only
   /// Set when the node stopped writing after a disk error: why.
   std::string storage_failure;
+  /// The node knows it is no longer a member: the configuration it holds does not
+  /// name it, or a member told it that a newer committed one does not (a removed
+  /// node never hears of the entry that removed it otherwise). It never campaigns,
+  /// and no leader replicates to it; `role` is then kFollower. It is a member again
+  /// only if added back.
+  bool removed = false;
   std::uint64_t proposals_committed = 0;  ///< commands committed and handed to the state machine
   std::uint64_t snapshots_taken = 0;      ///< snapshots this node wrote
   std::uint64_t snapshots_installed = 0;  ///< snapshots received from a leader

@@ -433,7 +433,7 @@ void Raft::handle_not_member(const pb::Message& m) {
   // removed() compares it with the newest configuration we hold, which decides when
   // it is at that index or later (the sender's is then older).
   removed_at_ = std::max(removed_at_, m.not_member().configuration_index());
-  if (removed() && role_ != Role::kFollower) become_follower(term_, kNoNode);
+  if (removed()) become_follower(term_, kNoNode);  // no leader will talk to us again
 }
 
 SoftState Raft::soft_state() const { return SoftState{leader_, role_, term_, removed()}; }
@@ -926,7 +926,9 @@ void Raft::read_index(std::string context, ReadMode mode) {
   const bool lease = mode == ReadMode::kLease;
   if (role_ == Role::kLeader) {
     start_read(std::move(context), options_.id, lease);
-  } else if (role_ == Role::kFollower && leader_ != kNoNode) {
+  } else if (role_ == Role::kFollower && leader_ != kNoNode && !removed()) {
+    // (A removed node's leader no longer replicates to it: it could never apply up
+    // to the read index.)
     pb::Message m = new_message(leader_);
     m.mutable_read_index_request()->set_context(std::move(context));
     m.mutable_read_index_request()->set_lease(lease);

@@ -182,7 +182,8 @@ Status NodeImpl::start() {
   } catch (const std::exception& e) {
     return error(ErrorCode::kStorage, std::string("cannot load the log: ") + e.what());
   }
-  soft_state_ = core::SoftState{core_->leader(), core_->role(), core_->term()};
+  soft_state_ = core::SoftState{core_->leader(), core_->role(), core_->term(), core_->removed()};
+  if (soft_state_.removed) log_removal(true);
   dispatched_index_ = log_store_->snapshot_metadata().index();
   dispatched_term_ = log_store_->snapshot_metadata().term();
   applied_ = std::max(dispatched_index_, sm_applied_);
@@ -1049,9 +1050,19 @@ void NodeImpl::expire_requests() {
   });
 }
 
+void NodeImpl::log_removal(bool removed) {
+  log(removed ? "membership: this node was removed from the cluster (the configuration does not name it); "
+                "it will not campaign, and is a member again only if added back"
+              : "membership: this node is a member again (the configuration names it)");
+}
+
 void NodeImpl::on_leader_change(const core::SoftState& soft) {
   const core::SoftState previous = soft_state_;
   soft_state_ = soft;
+  if (soft.removed != previous.removed) {
+    log_removal(soft.removed);  // first: whoever sees the status may read the log at once
+    publish_status();
+  }
   if (soft.role != previous.role || soft.term != previous.term) {
     log(std::string("now ") + core::to_string(soft.role) + " in term " + std::to_string(soft.term));
   }
@@ -1251,7 +1262,8 @@ void NodeImpl::publish_status() {
   const bool voter = contains(configuration.voters(), options_.id) ||
                      contains(configuration.voters_outgoing(), options_.id);
   s.id = options_.id;
-  s.role = public_role(core_status.role, voter);
+  s.role = core_status.removed ? NodeRole::kFollower : public_role(core_status.role, voter);
+  s.removed = core_status.removed;
   s.term = core_status.term;
   s.leader = core_status.leader;
   s.commit_index = core_status.commit_index;

@@ -182,6 +182,7 @@ class NodeImpl final : public TransportHandler {
   void flush_reads();
   void expire_requests();
   void on_leader_change(const core::SoftState& soft);
+  void log_removal(bool removed);
   // Tells the transport, members_ and the listeners about a new configuration;
   // returns at once while the core's configuration version is unchanged.
   void sync_configuration();

@@ -21,6 +21,8 @@ using raft::ErrorCode;
 namespace {
 
 constexpr char kForwardedHeader[] = "X-Raft-Forwarded";
+// A removed node (NodeStatus::removed) answers what it cannot serve with this 503.
+constexpr char kRemovedError[] = "this node was removed from the cluster";
 
 http::Response error_response(bhttp::status status, const std::string& message) {
   return http::json_response(status, json{{"error", message}}.dump());
@@ -295,7 +297,9 @@ void Api::run_write(std::shared_ptr<WriteContext> context) {
 
 void Api::route_write(std::shared_ptr<WriteContext> context) {
   const raft::NodeStatus status = node_.status();
-  if (status.role == raft::NodeRole::kLeader) return retry_write(context);  // became leader meanwhile
+  // Became leader meanwhile: propose again. Removed: retry_write refuses it (no
+  // forwarding through a node that is not a member).
+  if (status.role == raft::NodeRole::kLeader || status.removed) return retry_write(context);
   const std::string leader_address = leader_client_address(status);
   if (context->forwarded_in || leader_address.empty() || leader_address == options_.client_address) {
     // No (reachable) leader yet, or a forwarded request reached a node that is no
@@ -320,6 +324,12 @@ void Api::route_write(std::shared_ptr<WriteContext> context) {
 }
 
 void Api::retry_write(std::shared_ptr<WriteContext> context) {
+  if (node_.status().removed) {
+    // No leader will ever talk to it: waiting out the deadline would only delay the
+    // client's move to a member.
+    metrics_.record_write(Clock::now() - context->start, false);
+    return context->respond(error_response(bhttp::status::service_unavailable, kRemovedError));
+  }
   if (Clock::now() + options_.retry_interval >= context->deadline) {
     metrics_.record_write(Clock::now() - context->start, false);
     return context->respond(error_response(bhttp::status::service_unavailable, "no leader"));
@@ -418,6 +428,10 @@ void Api::run_read(std::shared_ptr<ReadContext> context) {
 }
 
 void Api::retry_read(std::shared_ptr<ReadContext> context) {
+  if (node_.status().removed) {
+    metrics_.record_read(Clock::now() - context->start, false);
+    return context->respond(error_response(bhttp::status::service_unavailable, kRemovedError));
+  }
   if (Clock::now() + options_.retry_interval >= context->deadline) {
     metrics_.record_read(Clock::now() - context->start, false);
     return context->respond(error_response(bhttp::status::service_unavailable, "no leader"));
@@ -631,6 +645,7 @@ std::string Api::status_json() const {
            {"client", options_.client_address},
            {"keys", kv_.size()}};
   if (!status.storage_failure.empty()) out["storage_failure"] = status.storage_failure;
+  if (status.removed) out["removed"] = true;
   return out.dump();
 }
 
@@ -724,6 +739,8 @@ void Api::handle_metrics(http::Responder respond) {
   gauge("raft_members", "Members in the configuration.", static_cast<double>(status.members.size()));
   gauge("raft_storage_failed", "1 once the disk failed and the node stopped accepting writes (see /v1/status).",
         status.storage_failure.empty() ? 0 : 1);
+  gauge("raft_removed", "1 while this node knows it was removed from the cluster (see /v1/status).",
+        status.removed ? 1 : 0);
   counter("raft_proposals_committed_total", "Commands committed and handed to the state machine on this node.", status.proposals_committed);
   counter("raft_snapshots_taken_total", "Snapshots taken by this node.", status.snapshots_taken);
   counter("raft_snapshots_installed_total", "Snapshots received from a leader and installed.", status.snapshots_installed);

@@ -778,6 +778,12 @@ TEST(Dissertation4_2_3_DisruptiveServers, RemovedServerLearnsItWasRemovedAndFall
   EXPECT_TRUE(c.node(3).removed());
   EXPECT_TRUE(c.node(3).status().removed);
   EXPECT_EQ(c.node(3).role(), Role::kFollower);
+  EXPECT_EQ(c.node(3).leader(), kNoNode) << "no leader will talk to it again";
+  // A read there fails at once: it could never apply up to any read index.
+  c.node(3).read_index("r");
+  c.process_readies();
+  ASSERT_EQ(c.read_states(3).size(), 1u);
+  EXPECT_FALSE(c.read_states(3)[0].ok);
   EXPECT_FALSE(c.node(1).removed());
   EXPECT_FALSE(c.node(2).removed());
   EXPECT_EQ(c.node(1).role(), Role::kLeader);
