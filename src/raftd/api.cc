@@ -354,11 +354,16 @@ void Api::handle_kv_get(const http::Request& request, const std::string& key, ht
   if (auto it = target.query.find("consistency"); it != target.query.end()) {
     if (it->second == "stale") {
       std::optional<std::string> value = kv_.get(key);
+      const raft::NodeStatus status = node_.status();  // after the read: its index covers the value
+      if (status.removed) {
+        metrics_.record_read(Clock::now() - context->start, false);
+        return context->respond(error_response(bhttp::status::service_unavailable, kRemovedError));
+      }
       metrics_.record_read(Clock::now() - context->start, true);
       if (!value) return context->respond(error_response(bhttp::status::not_found, "not found"));
       http::Response response{bhttp::status::ok, 11};
       response.set(bhttp::field::content_type, "application/octet-stream");
-      response.set("X-Raft-Index", std::to_string(node_.status().applied_index));
+      response.set("X-Raft-Index", std::to_string(status.applied_index));
       response.body() = std::move(*value);
       response.prepare_payload();
       return context->respond(std::move(response));

@@ -16,7 +16,10 @@ namespace {
 
 using core::PlantedBug;
 
-constexpr std::uint64_t kMaxSeeds = 200;
+// 400: the rarest, conf-change-while-in-flight's consequence, is caught by about one
+// seed in seventy (first at 219) since removed nodes learn of their removal and stop
+// campaigning.
+constexpr std::uint64_t kMaxSeeds = 400;
 
 // `ignored`: properties left unchecked, to show what else catches the bug.
 void expect_caught(PlantedBug bug, const std::set<std::string>& ignored = {}) {

@@ -246,9 +246,11 @@ namespace {
 // newer entries. A lease is only as good as the clock it is measured with: the
 // runtime must deliver the ticks that elapsed during a stall before anything else.
 // With that (catch_up_missed_ticks, the default) the seeds pass; without it they fail.
-// The seeds were found before appends were coalesced, and need that schedule.
+// The seeds were found before appends were coalesced, and need that schedule. (1460,
+// one of the first two, no longer meets the stall once removed nodes learned of their
+// removal, which changed the schedule of runs with membership changes; 3206 does.)
 TEST(Regression, LeaseReadAfterPauseNeedsTheMissedTicks) {
-  for (std::uint64_t seed : {1460u, 3535u}) {
+  for (std::uint64_t seed : {3206u, 3535u}) {
     SimConfig config = SimConfig::from_seed(seed);
     config.core.coalesce_appends = false;
     EXPECT_TRUE(run_simulation(config).ok()) << "seed " << seed;

@@ -126,9 +126,11 @@ void expect_refused_as_removed(const std::string& client) {
   const HttpReply put = http_call(client, "PUT", "/v1/kv/on-removed", "x");
   EXPECT_EQ(put.status, 503) << put.body;
   EXPECT_NE(put.body.find("removed from the cluster"), std::string::npos) << put.body;
-  const HttpReply get = http_call(client, "GET", "/v1/kv/on-removed");
-  EXPECT_EQ(get.status, 503) << get.body;
-  EXPECT_NE(get.body.find("removed from the cluster"), std::string::npos) << get.body;
+  for (const char* consistency : {"", "?consistency=stale", "?consistency=lease"}) {
+    const HttpReply get = http_call(client, "GET", std::string("/v1/kv/on-removed") + consistency);
+    EXPECT_EQ(get.status, 503) << consistency << ": " << get.body;
+    EXPECT_NE(get.body.find("removed from the cluster"), std::string::npos) << consistency << ": " << get.body;
+  }
 }
 
 TEST(Raftd, AFourthNodeJoinsAndIsPromotedThenAnotherIsRemovedAndLearnsIt) {
