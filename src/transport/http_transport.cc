@@ -142,7 +142,10 @@ class HttpTransport::Impl {
       auto it = peers_.find(id);
       if (it != peers_.end() && (!replace || it->second->address() == address)) return;
       if (!replace) {
-        if (!parse_host_port(address)) return;  // the peer's own claim: not ours to log
+        // The peer's own claim: a bad one is not ours to log, and a peer inventing ids
+        // gets no more than kMaxLearnedPeers connections out of us.
+        if (!parse_host_port(address) || learned_peers_ >= kMaxLearnedPeers) return;
+        ++learned_peers_;
         log_("node " + std::to_string(id) + " is not a known peer: answering it at " + address +
              ", the address it gave");
       }
@@ -410,6 +413,9 @@ class HttpTransport::Impl {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint16_t> port_{0};
   std::string advertised_address_;  // set by start(), before any stream opens
+  // Peers added from their own kSenderAddressHeader, not by set_peer.
+  static constexpr std::size_t kMaxLearnedPeers = 16;
+  std::size_t learned_peers_ = 0;
   LogThrottle send_log_throttle_;
 
   std::unique_ptr<net::io_context> own_io_;  // null on a lent one

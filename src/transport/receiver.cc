@@ -88,7 +88,7 @@ std::optional<HttpResponse> Receiver::stream_batch(const HttpRequest& header,
   if (!batch.ok()) return reject(batch.failure(), "messages");
   // A stream carries one node's messages; its address is learned once per id, so
   // the hot path pays one set lookup per batch.
-  if (learn_peer_ && !batch.value().empty()) {
+  if (learn_peer_ && !batch.value().empty() && senders_seen_.size() < kMaxSendersSeen) {
     const NodeId sender = batch.value().front().from();
     if (auto address = header.find(kSenderAddressHeader);
         address != header.end() && senders_seen_.insert(sender).second) {

@@ -75,7 +75,10 @@ class Receiver {
   SnapshotAssembler assembler_;                   // disk thread only
   std::set<std::uint64_t> snapshot_connections_;  // io thread: connections that carried chunks
   LearnPeer learn_peer_;
-  std::set<NodeId> senders_seen_;  // io thread: ids whose address learn_peer_ was told
+  // io thread: ids whose address learn_peer_ was told, up to kMaxSendersSeen (a
+  // bound against a peer that invents ids).
+  static constexpr std::size_t kMaxSendersSeen = 1024;
+  std::set<NodeId> senders_seen_;
 };
 
 }  // namespace raft::transport

@@ -491,6 +491,22 @@ TEST(HttpTransport, AnUnknownSenderIsAnsweredAtTheAddressItGives) {
   EXPECT_TRUE(e.collector.messages().empty());
 }
 
+// A peer inventing sender ids gets at most 16 learned addresses out of a receiver.
+TEST(HttpTransport, LearnedAddressesAreBounded) {
+  Node a, b;
+  a.transport->set_peer(2, b.address());
+  for (NodeId i = 0; i < 20; ++i) {
+    a.transport->send({heartbeat(100 + i, 2, 1)});
+    ASSERT_TRUE(b.collector.wait_for_messages(static_cast<std::size_t>(i) + 1));  // one batch each
+  }
+  const std::uint64_t dropped = b.stats().messages_dropped;
+  for (NodeId i = 0; i < 20; ++i) b.transport->send({heartbeat(2, 100 + i, 1)});
+  ASSERT_TRUE(a.collector.wait_for_messages(16));
+  EXPECT_EQ(b.stats().messages_dropped, dropped + 4);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(a.collector.messages().size(), 16u);
+}
+
 // A given address is never replaced by what a sender says about itself.
 TEST(HttpTransport, AGivenAddressWinsOverTheSendersOwn) {
   Node a, b, c;
