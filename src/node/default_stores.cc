@@ -37,17 +37,19 @@ Status open_default_transport(const NodeOptions& options, std::shared_ptr<Transp
                               boost::asio::io_context* io) {
   transport = options.transport;
   if (transport) return Ok{};
-  std::string address = options.listen_address;
-  if (address.empty()) {
-    for (const Peer& peer : options.initial_cluster) {
-      if (peer.id == options.id) address = peer.peer_address;
-    }
+  // Where the others reach this node: its own record, when it has one (it may listen
+  // on a wildcard address).
+  std::string advertised;
+  for (const Peer& peer : options.initial_cluster) {
+    if (peer.id == options.id) advertised = peer.peer_address;
   }
+  std::string address = options.listen_address.empty() ? advertised : options.listen_address;
   if (address.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "no transport given and no listen address for the HTTP transport");
   }
   transport::HttpTransportOptions http;
   http.listen_address = address;
+  http.advertise_address = advertised;
   http.cluster_id = options.cluster_id;
   http.io_context = io;
   transport = std::make_shared<transport::HttpTransport>(http);

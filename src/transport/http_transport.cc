@@ -30,6 +30,8 @@ std::string validate(const HttpTransportOptions& o) {
   if (o.cluster_id == 0) return "cluster_id must be non-zero";
   if (!parse_host_port(o.listen_address))
     return "listen_address '" + o.listen_address + "' is not host:port";
+  if (!o.advertise_address.empty() && !parse_host_port(o.advertise_address))
+    return "advertise_address '" + o.advertise_address + "' is not host:port";
   if (o.snapshot_chunk_bytes == 0) return "snapshot_chunk_bytes must be positive";
   if (o.max_body_bytes < 2 * static_cast<std::uint64_t>(o.snapshot_chunk_bytes)) {
     return "max_body_bytes must be at least twice snapshot_chunk_bytes";

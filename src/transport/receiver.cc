@@ -90,9 +90,11 @@ std::optional<HttpResponse> Receiver::stream_batch(const HttpRequest& header,
   // the hot path pays one set lookup per batch.
   if (learn_peer_ && !batch.value().empty() && senders_seen_.size() < kMaxSendersSeen) {
     const NodeId sender = batch.value().front().from();
-    if (auto address = header.find(kSenderAddressHeader);
-        address != header.end() && senders_seen_.insert(sender).second) {
-      learn_peer_(sender, std::string(address->value()));
+    if (!senders_seen_.contains(sender)) {
+      if (auto address = header.find(kSenderAddressHeader); address != header.end()) {
+        senders_seen_.insert(sender);
+        learn_peer_(sender, std::string(address->value()));
+      }
     }
   }
   handler_->on_messages(std::move(batch.value()));

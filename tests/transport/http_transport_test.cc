@@ -528,6 +528,9 @@ TEST(HttpTransport, BadOptionsAndTakenPortsThrow) {
   o = options();
   o.listen_address = "no-port";
   EXPECT_THROW(HttpTransport(o).start(&collector), std::invalid_argument);
+  o = options();
+  o.advertise_address = "no-port";
+  EXPECT_THROW(HttpTransport(o).start(&collector), std::invalid_argument);
   Node a;
   o = options();
   o.listen_address = a.address();
