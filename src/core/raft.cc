@@ -235,7 +235,9 @@ void Raft::tick_heartbeat() {
 // ---------------------------------------------------------------------------
 // Elections (§5.2, §5.4.1; PreVote: dissertation §9.6)
 
-bool Raft::promotable() const { return tracker_->is_voter(options_.id) && !removed(); }
+bool Raft::promotable() const {
+  return tracker_->is_voter(options_.id) && !removed();
+}
 
 void Raft::campaign() {
   if (role_ == Role::kLeader || !promotable()) return;
@@ -436,7 +438,9 @@ void Raft::handle_not_member(const pb::Message& m) {
   if (removed()) become_follower(term_, kNoNode);  // no leader will talk to us again
 }
 
-SoftState Raft::soft_state() const { return SoftState{leader_, role_, term_, removed()}; }
+SoftState Raft::soft_state() const {
+  return SoftState{leader_, role_, term_, removed()};
+}
 
 void Raft::respond_to_stale_leader(const pb::Message& m) {
   // A leader of an older term is talking to us. With PreVote/CheckQuorum we may have

@@ -1051,8 +1051,8 @@ void NodeImpl::expire_requests() {
 }
 
 void NodeImpl::log_removal(bool removed) {
-  log(removed ? "membership: this node was removed from the cluster (the configuration does not name it); "
-                "it will not campaign, and is a member again only if added back"
+  log(removed ? "membership: this node was removed from the cluster (the configuration does not "
+                "name it); it will not campaign, and is a member again only if added back"
               : "membership: this node is a member again (the configuration names it)");
 }
 

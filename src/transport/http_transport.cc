@@ -81,7 +81,9 @@ class HttpTransport::Impl {
         DecodeLimits{options_.cluster_id, options_.local_id, options_.max_body_bytes},
         SnapshotAssemblerOptions{options_.max_incoming_snapshots, options_.snapshot_idle_timeout},
         handler, disk_->get_executor(), &stopping_, log_,
-        [this](NodeId id, const std::string& address) { add_peer(id, address, /*replace=*/false); });
+        [this](NodeId id, const std::string& address) {
+          add_peer(id, address, /*replace=*/false);
+        });
     ServerOptions server_options;
     server_options.max_body_bytes = options_.max_body_bytes;
     server_options.max_header_bytes = options_.max_header_bytes;

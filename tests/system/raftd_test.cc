@@ -129,7 +129,8 @@ void expect_refused_as_removed(const std::string& client) {
   for (const char* consistency : {"", "?consistency=stale", "?consistency=lease"}) {
     const HttpReply get = http_call(client, "GET", std::string("/v1/kv/on-removed") + consistency);
     EXPECT_EQ(get.status, 503) << consistency << ": " << get.body;
-    EXPECT_NE(get.body.find("removed from the cluster"), std::string::npos) << consistency << ": " << get.body;
+    EXPECT_NE(get.body.find("removed from the cluster"), std::string::npos)
+        << consistency << ": " << get.body;
   }
 }
 
@@ -170,7 +171,8 @@ TEST(Raftd, AFourthNodeJoinsAndIsPromotedThenAnotherIsRemovedAndLearnsIt) {
   std::size_t listed = 0;
   for (int i = 0; i < 200 && listed != 3; ++i) {
     if (i > 0) std::this_thread::sleep_for(25ms);
-    listed = json::parse(http_call(cluster.client("n1"), "GET", "/v1/members").body)["members"].size();
+    listed =
+        json::parse(http_call(cluster.client("n1"), "GET", "/v1/members").body)["members"].size();
   }
   EXPECT_EQ(listed, 3u);
   cluster.resume(victim);
@@ -181,13 +183,15 @@ TEST(Raftd, AFourthNodeJoinsAndIsPromotedThenAnotherIsRemovedAndLearnsIt) {
   const std::string metrics = http_call(cluster.client(victim), "GET", "/metrics").body;
   EXPECT_NE(metrics.find("\nraft_removed 1\n"), std::string::npos);
   bool logged = false;
-  const json events_of_victim = json::parse(http_call(cluster.client(victim), "GET", "/v1/events").body)["events"];
+  const json events_of_victim =
+      json::parse(http_call(cluster.client(victim), "GET", "/v1/events").body)["events"];
   for (const auto& e : events_of_victim) {
     logged = logged || (e.value("kind", "") == "membership" &&
                         e.value("text", "").find("removed from the cluster") != std::string::npos);
   }
   EXPECT_TRUE(logged) << events_of_victim.dump();
-  EXPECT_FALSE(json::parse(http_call(cluster.client(leader), "GET", "/v1/status").body).value("removed", false));
+  EXPECT_FALSE(json::parse(http_call(cluster.client(leader), "GET", "/v1/status").body)
+                   .value("removed", false));
   cluster.kill(victim);
   put(cluster, "after-remove", "z");
   EXPECT_EQ(get(cluster.client("n4"), "after-remove"), "z");
