@@ -140,6 +140,17 @@ bool is_member(const pb::Configuration& configuration, NodeId id) {
          lists(configuration.learners_next(), id);
 }
 
+std::vector<NodeId> member_ids(const pb::Configuration& configuration) {
+  std::vector<NodeId> ids;
+  for (const auto* list : {&configuration.voters(), &configuration.voters_outgoing(),
+                           &configuration.learners(), &configuration.learners_next()}) {
+    for (NodeId id : *list) {
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    }
+  }
+  return ids;
+}
+
 std::string describe(const pb::Configuration& configuration, bool with_names) {
   auto label = [&](std::uint64_t id) {
     if (with_names) {

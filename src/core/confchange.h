@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "src/core/log_storage.h"
 #include "src/core/types.h"
@@ -38,6 +39,9 @@ inline bool is_joint(const pb::Configuration& configuration) {
 bool is_voter(const pb::Configuration& configuration, NodeId id);
 // Whether `configuration` names `id` at all: a voter, a learner or a learner-to-be.
 bool is_member(const pb::Configuration& configuration, NodeId id);
+// Every id `configuration` names, each once: voters, outgoing voters, learners,
+// learners-to-be.
+std::vector<NodeId> member_ids(const pb::Configuration& configuration);
 
 // A one-line description for logs and tests: "voters=[1 2 3] outgoing=[...] learners=[...]";
 // with_names: each member by the name its record gives, where it gives one.

@@ -431,6 +431,21 @@ void Raft::tell_if_not_member(const pb::Message& m) {
   send(std::move(notice));
 }
 
+void Raft::tell_removed_members() {
+  // The leader stopped replicating to a removed member once the change was appended,
+  // so the member may never see it: it is told once the change commits. (One that
+  // misses this hears it at its next vote request; a learner never asks.)
+  const Index index = current_configuration_index();
+  if (index <= removals_told_index_) return;
+  removals_told_index_ = index;
+  for (NodeId id : member_ids(configuration_at(index - 1))) {
+    if (id == options_.id || is_member(configuration_, id)) continue;
+    pb::Message notice = new_message(id);
+    notice.mutable_not_member()->set_configuration_index(index);
+    send(std::move(notice));
+  }
+}
+
 void Raft::handle_not_member(const pb::Message& m) {
   // removed() compares it with the newest configuration we hold, which decides when
   // it is at that index or later (the sender's is then older).
@@ -630,6 +645,7 @@ void Raft::after_commit() {
   }
   const pb::Configuration& configuration = current_configuration();
   if (current_configuration_index() > committed) return;
+  tell_removed_members();
   // A leader that removed itself manages the cluster until the change commits, then
   // steps down (dissertation §4.2.2).
   if (!tracker_->is_voter(options_.id)) {

@@ -195,6 +195,7 @@ class Raft {
 
   // Removal (see removed()).
   void tell_if_not_member(const pb::Message& m);
+  void tell_removed_members();  // leader, once a configuration commits
   void handle_not_member(const pb::Message& m);
   SoftState soft_state() const;
 
@@ -289,6 +290,9 @@ class Raft {
   bool named_in_configuration_ = false;
   // The highest configuration index a pb::NotMember reported; 0: none.
   Index removed_at_ = 0;
+  // Leader: the configuration whose removed members were last told (see
+  // tell_removed_members).
+  Index removals_told_index_ = 0;
   // The commit index advanced and followers have not been told. Commit-only appends
   // go out once per ready(), not once per acknowledgement: under load several acks
   // (and the leader's own write) advance the commit between two Readies, and the

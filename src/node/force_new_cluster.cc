@@ -48,16 +48,8 @@ Status force_new_cluster(LogStore& store, NodeId id, std::string* describe_old, 
   // configuration entry adopts (the removals are never replayed). The context marks
   // it for anyone reading the log with tools.
   pb::ConfChange change;
-  std::vector<NodeId> others;
-  for (const auto* ids :
-       {&old.voters(), &old.voters_outgoing(), &old.learners(), &old.learners_next()}) {
-    for (NodeId other : *ids) {
-      if (other != id && std::find(others.begin(), others.end(), other) == others.end()) {
-        others.push_back(other);
-      }
-    }
-  }
-  for (NodeId other : others) {
+  for (NodeId other : core::member_ids(old)) {
+    if (other == id) continue;
     pb::ConfChangeSingle* removal = change.add_changes();
     removal->set_type(pb::CONF_REMOVE);
     removal->mutable_member()->set_id(other);

@@ -679,10 +679,11 @@ TEST(Dissertation4_1_Compaction, FollowerKeepsConfigurationAfterCompaction) {
 // ---------------------------------------------------------------------------
 // §4.2.3: disruptive servers
 
-// Removes 3 from a 3-node cluster led by 1 (3 never learns it: the leader stops
-// replicating to it once the change is appended), then lets time run. Returns
-// whether the leader was disturbed: its term moved or it lost leadership.
-bool removed_server_disrupts(bool pre_vote, bool check_quorum) {
+// Removes 3 from a 3-node cluster led by 1 (3 never receives the change: the leader
+// stops replicating to it once the change is appended; with `lose_notice` it is not
+// told either once the change commits), then lets time run. Returns whether the
+// leader was disturbed: its term moved or it lost leadership.
+bool removed_server_disrupts(bool pre_vote, bool check_quorum, bool lose_notice = true) {
   TestCluster c(3, /*seed=*/5, [&](Options& o) {
     o.pre_vote = pre_vote;
     o.check_quorum = check_quorum;
@@ -690,13 +691,16 @@ bool removed_server_disrupts(bool pre_vote, bool check_quorum) {
   c.node(1).campaign();
   c.stabilize();
   EXPECT_EQ(c.node(1).role(), Role::kLeader);
+  if (lose_notice) c.drop_when = [](const pb::Message& m) { return m.has_not_member(); };
   const ProposeResult r = c.propose_conf_change(1, remove_member(3));
   EXPECT_TRUE(r.ok());
   c.stabilize();
   run_rounds(c, 1);
+  c.drop_when = nullptr;
   EXPECT_EQ(c.node(1).commit_index(), r.last_index);
   EXPECT_EQ(voter_ids(c.node(3).configuration()), (std::vector<NodeId>{1, 2, 3}))
-      << "3 does not know it was removed";
+      << "3 does not hold its removal";
+  EXPECT_EQ(c.node(3).removed(), !lose_notice);
   const Term term = c.node(1).term();
   bool disrupted = false;
   for (int i = 0; i < 100; ++i) {
@@ -719,20 +723,32 @@ TEST(Dissertation4_2_3_DisruptiveServers, LeaseAloneIgnoresRemovedServer) {
   EXPECT_FALSE(removed_server_disrupts(/*pre_vote=*/false, /*check_quorum=*/true));
 }
 
-// §4.2.3, the problem itself: with neither defence the removed server's
-// RequestVotes carry a higher term and depose the leader, again and again.
+// §4.2.3, the problem itself: with neither defence, and the leader's notice of the
+// removal lost, the removed server's RequestVotes carry a higher term and depose the
+// leader (after which the members' answers tell it it is not a member).
 TEST(Dissertation4_2_3_DisruptiveServers, WithoutDefencesRemovedServerDisrupts) {
-  EXPECT_TRUE(removed_server_disrupts(/*pre_vote=*/false, /*check_quorum=*/false));
+  EXPECT_TRUE(removed_server_disrupts(/*pre_vote=*/false, /*check_quorum=*/false,
+                                      /*lose_notice=*/true));
 }
 
-// Removes 3 from a 3-node cluster led by 1 (3 never receives the change) and counts,
-// from then on, 3's vote requests and the notices delivered.
+// The notice is a defence of its own: told once its removal commits, the removed
+// server never campaigns, even with neither PreVote nor CheckQuorum.
+TEST(Dissertation4_2_3_DisruptiveServers, ToldOfItsRemovalItCannotDisruptEvenWithoutDefences) {
+  EXPECT_FALSE(removed_server_disrupts(/*pre_vote=*/false, /*check_quorum=*/false,
+                                       /*lose_notice=*/false));
+}
+
+// Removes 3 from a 3-node cluster led by 1 (3 never receives the change, and the
+// notice the leader sends it once the change commits is lost) and counts, from then
+// on, 3's vote requests and the notices delivered.
 struct RemovedServer {
   explicit RemovedServer(TestCluster& cluster) : c(cluster) {
     make_leader(c, 1);
+    c.drop_when = [](const pb::Message& m) { return m.has_not_member(); };
     removal = c.propose_conf_change(1, remove_member(3));
     c.stabilize();
     run_rounds(c, 1);
+    c.drop_when = nullptr;
     c.on_deliver = [this](const pb::Message& m) {
       if (m.from() == 3 && m.has_vote_request()) ++vote_requests;
       if (m.has_not_member()) notices.push_back(m);
@@ -752,9 +768,10 @@ struct RemovedServer {
   std::vector<pb::Message> notices;
 };
 
-// §4.2.3, the removed server's side: it never hears of the entry that removed it, so
-// it times out and probes; the members, whose configuration without it is committed,
-// answer that it is not a member (pb::NotMember), and it never campaigns again.
+// §4.2.3, the removed server's side: it never hears of the entry that removed it (nor
+// the leader's notice), so it times out and probes; the members, whose configuration
+// without it is committed, answer that it is not a member (pb::NotMember), and it
+// never campaigns again.
 TEST(Dissertation4_2_3_DisruptiveServers, RemovedServerLearnsItWasRemovedAndFallsSilent) {
   TestCluster c(3, /*seed=*/5);
   RemovedServer removed(c);
@@ -788,6 +805,31 @@ TEST(Dissertation4_2_3_DisruptiveServers, RemovedServerLearnsItWasRemovedAndFall
   EXPECT_FALSE(c.node(2).removed());
   EXPECT_EQ(c.node(1).role(), Role::kLeader);
   EXPECT_EQ(c.node(1).term(), term) << "nobody was disturbed";
+}
+
+// The leader tells each member a change removed once the change commits: a learner,
+// which never asks anyone anything, learns it that way.
+TEST(Dissertation4_2_3_DisruptiveServers, RemovedLearnerIsToldOnceTheRemovalCommits) {
+  TestCluster c(3, /*seed=*/5);
+  add_caught_up_learner(c);
+  std::vector<pb::Message> notices;
+  c.on_deliver = [&](const pb::Message& m) {
+    if (m.has_not_member()) notices.push_back(m);
+  };
+  const ProposeResult removal = c.propose_conf_change(1, remove_member(4));
+  ASSERT_TRUE(removal.ok());
+  EXPECT_FALSE(c.node(4).removed());
+  c.stabilize();
+  run_rounds(c, 1);
+  ASSERT_EQ(c.node(1).commit_index(), removal.last_index);
+  ASSERT_EQ(notices.size(), 1u) << "one notice, from the leader, once";
+  EXPECT_EQ(notices[0].from(), 1u);
+  EXPECT_EQ(notices[0].to(), 4u);
+  EXPECT_EQ(notices[0].not_member().configuration_index(), removal.last_index);
+  EXPECT_LT(c.node(4).last_index(), removal.last_index) << "4 never received its removal";
+  EXPECT_TRUE(c.node(4).removed());
+  run_rounds(c, 20);
+  EXPECT_EQ(notices.size(), 1u);
 }
 
 // Added back under the same id, it is a member again as soon as it holds the newer

@@ -17,7 +17,7 @@ namespace {
 using core::PlantedBug;
 
 // 400: the rarest, conf-change-while-in-flight's consequence, is caught by about one
-// seed in seventy (first at 219) since removed nodes learn of their removal and stop
+// seed in seventy (first at 310) since removed nodes learn of their removal and stop
 // campaigning.
 constexpr std::uint64_t kMaxSeeds = 400;
 
