@@ -159,8 +159,8 @@ TEST(Raftd, AFourthNodeJoinsAndIsPromotedThenAnotherIsRemovedAndLearnsIt) {
   EXPECT_TRUE(named) << events.dump();
   // A follower other than n4 is paused while it is removed, so it never receives the
   // entry that removes it (the leader stops replicating to it once the entry is
-  // appended): back, it times out and asks for votes, and the members tell it it is
-  // not one of them.
+  // appended): back, it reads the notice the leader sent when the removal committed
+  // (had that been lost, the members would tell it when it asks them for votes).
   const std::string leader = cluster.wait_for_leader();
   const std::string victim = leader == "n2" ? "n3" : "n2";
   cluster.pause(victim);
