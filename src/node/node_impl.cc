@@ -1259,8 +1259,7 @@ void NodeImpl::publish_status() {
   const core::Status core_status = core_->status();
   NodeStatus s;
   const pb::Configuration& configuration = core_->configuration();
-  const bool voter = contains(configuration.voters(), options_.id) ||
-                     contains(configuration.voters_outgoing(), options_.id);
+  const bool voter = core::is_voter(configuration, options_.id);
   s.id = options_.id;
   s.role = core_status.removed ? NodeRole::kFollower : public_role(core_status.role, voter);
   s.removed = core_status.removed;
