@@ -202,6 +202,9 @@ void Raft::tick_election() {
   if (promotable() && past_election_timeout()) {
     election_elapsed_ = 0;
     start_election(options_.pre_vote, /*transfer=*/false);
+  } else if (is_learner() && past_election_timeout()) {
+    election_elapsed_ = 0;
+    ask_if_still_member();
   }
 }
 
@@ -360,6 +363,7 @@ bool Raft::step(const pb::Message& m) {
     return true;
   }
   tell_if_not_member(m);
+  if (m.has_member_check()) return true;  // answered above if it is not a member
 
   const bool is_vote_request = m.has_vote_request();
   const bool is_pre_vote_request = is_vote_request && m.vote_request().pre_vote();
@@ -418,7 +422,8 @@ void Raft::tell_if_not_member(const pb::Message& m) {
   // Only what a member sends of its own accord or to a leader. A leader's requests
   // are followed whoever sends them (a configuration newer than ours may name it).
   const bool from_a_member = m.has_vote_request() || m.has_append_response() ||
-                             m.has_heartbeat_response() || m.has_read_index_request();
+                             m.has_heartbeat_response() || m.has_read_index_request() ||
+                             m.has_member_check();
   // An uncommitted configuration may yet be truncated and replaced by one naming the
   // sender; a committed one is a fact, whoever holds it.
   const Index index = current_configuration_index();
@@ -443,6 +448,20 @@ void Raft::tell_removed_members() {
     pb::Message notice = new_message(id);
     notice.mutable_not_member()->set_configuration_index(index);
     send(std::move(notice));
+  }
+}
+
+bool Raft::is_learner() const {
+  return named_in_configuration_ && !tracker_->is_voter(options_.id) && !removed();
+}
+
+void Raft::ask_if_still_member() {
+  // A learner asks nothing of its own accord otherwise: had it missed the leader's
+  // notice of its removal, nothing would ever tell it.
+  for (NodeId voter : tracker_->quorum().all_voters()) {
+    pb::Message check = new_message(voter);
+    check.mutable_member_check();
+    send(std::move(check));
   }
 }
 

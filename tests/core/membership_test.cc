@@ -68,20 +68,24 @@ TEST(Dissertation4_2_1_Learner, DoesNotCountTowardCommit) {
   EXPECT_EQ(c.node(1).commit_index(), r.last_index);
 }
 
-// A learner never campaigns, however long it hears from no leader; an explicit
-// campaign() is ignored too.
+// A learner never campaigns, however long it hears from no leader (it only asks
+// whether it is still a member); an explicit campaign() is ignored too.
 TEST(Dissertation4_2_1_Learner, NeverCampaigns) {
   TestCluster c(3);
   add_caught_up_learner(c);
   c.isolate(4);
   const Term term = c.node(4).term();
+  const auto sent_by_4_other_than_checks = [&] {
+    return queued_to(c,
+                     [](const pb::Message& m) { return m.from() == 4 && !m.has_member_check(); });
+  };
   for (int i = 0; i < 100; ++i) {
     c.tick(4);
-    ASSERT_TRUE(queued_to(c, [](const pb::Message& m) { return m.from() == 4; }).empty());
+    ASSERT_TRUE(sent_by_4_other_than_checks().empty());
   }
   c.node(4).campaign();
   c.process_readies();
-  EXPECT_TRUE(queued_to(c, [](const pb::Message& m) { return m.from() == 4; }).empty());
+  EXPECT_TRUE(sent_by_4_other_than_checks().empty());
   EXPECT_EQ(c.node(4).role(), Role::kFollower);
   EXPECT_EQ(c.node(4).term(), term);
 }
@@ -830,6 +834,77 @@ TEST(Dissertation4_2_3_DisruptiveServers, RemovedLearnerIsToldOnceTheRemovalComm
   EXPECT_TRUE(c.node(4).removed());
   run_rounds(c, 20);
   EXPECT_EQ(notices.size(), 1u);
+}
+
+// A removed learner that missed the leader's notice (it was cut off when the removal
+// committed) asks the voters once it has heard from no leader for an election timeout
+// (pb::MemberCheck), is told, and then stops asking.
+TEST(Dissertation4_2_3_DisruptiveServers, RemovedLearnerThatMissedTheNoticeAsksAndIsTold) {
+  TestCluster c(3, /*seed=*/5);
+  add_caught_up_learner(c);
+  c.isolate(4);
+  const ProposeResult removal = c.propose_conf_change(1, remove_member(4));
+  ASSERT_TRUE(removal.ok());
+  c.stabilize();
+  run_rounds(c, 1);
+  ASSERT_EQ(c.node(1).commit_index(), removal.last_index);
+  c.heal();
+  ASSERT_FALSE(c.node(4).removed()) << "the leader's notice was lost";
+
+  std::vector<pb::Message> checks;
+  std::vector<pb::Message> notices;
+  c.on_deliver = [&](const pb::Message& m) {
+    if (m.has_member_check()) checks.push_back(m);
+    if (m.has_not_member()) notices.push_back(m);
+  };
+  const Term term = c.node(1).term();
+  int rounds = 0;
+  while (!c.node(4).removed() && rounds < 100) {
+    run_rounds(c, 1);
+    ++rounds;
+  }
+  ASSERT_TRUE(c.node(4).removed()) << "4 never learned it was removed";
+  // One check per voter in one timeout, each answered with the removal's index.
+  ASSERT_EQ(checks.size(), 3u);
+  for (const pb::Message& check : checks) EXPECT_EQ(check.from(), 4u);
+  ASSERT_FALSE(notices.empty());
+  for (const pb::Message& notice : notices) {
+    EXPECT_EQ(notice.to(), 4u);
+    EXPECT_EQ(notice.not_member().configuration_index(), removal.last_index);
+  }
+  run_rounds(c, 100);
+  EXPECT_EQ(checks.size(), 3u) << "a learner that knows it was removed stops asking";
+  EXPECT_EQ(c.node(1).role(), Role::kLeader);
+  EXPECT_EQ(c.node(1).term(), term) << "nobody's term moved";
+}
+
+// A learner that hears from its leader never asks; one cut off from every leader asks
+// once per election timeout, and a member's answer is nothing at all.
+TEST(Dissertation4_2_1_Learner, AsksWhetherItIsStillAMemberOnlyWhenNoLeaderIsHeard) {
+  TestCluster c(3, /*seed=*/5);
+  add_caught_up_learner(c);
+  int checks = 0;
+  int notices = 0;
+  c.on_deliver = [&](const pb::Message& m) {
+    if (m.has_member_check()) ++checks;
+    if (m.has_not_member()) ++notices;
+  };
+  run_rounds(c, 100);
+  EXPECT_EQ(checks, 0) << "it hears from its leader";
+
+  // Cut off from the leader only: it asks the voters it can reach, who say nothing.
+  c.drop_when = [](const pb::Message& m) {
+    return (m.from() == 1 && m.to() == 4) || (m.from() == 4 && m.to() == 1);
+  };
+  const Term term = c.node(1).term();
+  run_rounds(c, 100);
+  EXPECT_GT(checks, 0);
+  // Once per election timeout (at least 10 ticks here), to two reachable voters.
+  EXPECT_LE(checks, 2 * 100 / 10);
+  EXPECT_EQ(notices, 0);
+  EXPECT_FALSE(c.node(4).removed());
+  EXPECT_EQ(c.node(1).term(), term);
+  EXPECT_EQ(c.node(1).role(), Role::kLeader);
 }
 
 // Added back under the same id, it is a member again as soon as it holds the newer

@@ -66,6 +66,7 @@ std::string describe(const pb::Message& m) {
     case pb::Message::kNotMember:
       out = "NotMember" + route + " configuration=" + u(m.not_member().configuration_index());
       break;
+    case pb::Message::kMemberCheck: out = "MemberCheck" + route; break;
     case pb::Message::BODY_NOT_SET: out = "Empty" + route; break;
   }
   return out;
