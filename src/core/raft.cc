@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <limits>
 #include <stdexcept>
 
 #include "src/core/confchange.h"
@@ -197,14 +198,19 @@ void Raft::tick() {
 }
 
 void Raft::tick_election() {
-  ++election_elapsed_;
+  // Saturates: a learner or removed node cut off for years never resets it.
+  if (election_elapsed_ < std::numeric_limits<int>::max()) ++election_elapsed_;
   if (election_elapsed_ >= options_.election_timeout_ticks) restarted_ = false;
   if (promotable() && past_election_timeout()) {
     election_elapsed_ = 0;
     start_election(options_.pre_vote, /*transfer=*/false);
   } else if (is_learner() && past_election_timeout()) {
-    election_elapsed_ = 0;
-    ask_if_still_member();
+    // Its own count, not election_elapsed_: that one also says how long ago a leader
+    // was heard from (in_lease), and a learner that asks has heard from none.
+    if (member_check_elapsed_ == 0) ask_if_still_member();
+    member_check_elapsed_ = (member_check_elapsed_ + 1) % options_.election_timeout_ticks;
+  } else {
+    member_check_elapsed_ = 0;
   }
 }
 

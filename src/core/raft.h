@@ -314,6 +314,7 @@ class Raft {
   // Ticks since the last reset; compared with the randomized timeout (followers and
   // candidates) or the heartbeat interval (leaders).
   int election_elapsed_ = 0;
+  int member_check_elapsed_ = 0;  // a learner hearing from no leader asks at 0
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
 

@@ -907,6 +907,39 @@ TEST(Dissertation4_2_1_Learner, AsksWhetherItIsStillAMemberOnlyWhenNoLeaderIsHea
   EXPECT_EQ(c.node(1).role(), Role::kLeader);
 }
 
+// Asking does not count as hearing from a leader: a learner that has asked still
+// grants a pre-vote (here from a candidate whose newer configuration made it a voter),
+// as one that heard from no leader must.
+TEST(Dissertation4_2_1_Learner, AskingIsNotHearingFromALeader) {
+  Options options = paper_options(4);
+  options.pre_vote = true;
+  options.check_quorum = true;
+  pb::Configuration configuration = voters({1, 2, 3});
+  configuration.add_learners(4);
+  Peer learner(options, configuration, {}, make_hard_state(2));
+  learner.step(heartbeat_request(1, 4, 2, 0));
+  ASSERT_EQ(learner->leader(), 1u);
+  std::vector<pb::Message> sent;
+  for (int i = 0; i < 3 * options.election_timeout_ticks; ++i) {
+    learner->tick();
+    for (pb::Message& m : learner.drain()) sent.push_back(std::move(m));
+  }
+  ASSERT_FALSE(sent.empty());
+  for (const pb::Message& m : sent) ASSERT_TRUE(m.has_member_check());
+
+  // At every tick of two more timeouts, asking all the while (a granted pre-vote
+  // changes nothing, so each tick's answer is the learner's own).
+  for (int i = 0; i < 2 * options.election_timeout_ticks; ++i) {
+    learner->tick();
+    learner.drain();
+    const std::vector<pb::Message> out =
+        learner.step(vote_request(2, 4, 3, 0, 0, /*pre_vote=*/true));
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_TRUE(out[0].has_vote_response());
+    EXPECT_TRUE(out[0].vote_response().granted()) << "tick " << i;
+  }
+}
+
 // Added back under the same id, it is a member again as soon as it holds the newer
 // configuration that names it, and its vote counts.
 TEST(Dissertation4_2_3_DisruptiveServers, RemovedServerAddedBackIsAMemberAgain) {
