@@ -17,7 +17,7 @@ namespace {
 using core::PlantedBug;
 
 // 400: the rarest, conf-change-while-in-flight's consequence, is caught by about one
-// seed in 45 (22 of 1..1000, first at 115) since removed nodes learn of their removal
+// seed in 70 (15 of 1..1000, first at 219) since removed nodes learn of their removal
 // and stop campaigning; the margin absorbs schedules moved by later changes.
 constexpr std::uint64_t kMaxSeeds = 400;
 
