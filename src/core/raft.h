@@ -197,7 +197,7 @@ class Raft {
   void tell_if_not_member(const pb::Message& m);
   void tell_removed_members();  // leader, once a configuration commits
   void handle_not_member(const pb::Message& m);
-  bool is_learner() const;     // named by its newest configuration, not as a voter
+  bool is_learner() const;     // a learner in its newest configuration, not removed
   void ask_if_still_member();  // a learner that has heard from no leader
   SoftState soft_state() const;
 

@@ -878,7 +878,7 @@ TEST(Dissertation4_2_3_DisruptiveServers, RemovedLearnerThatMissedTheNoticeAsksA
   EXPECT_EQ(c.node(1).term(), term) << "nobody's term moved";
 }
 
-// A learner that hears from its leader never asks; one cut off from every leader asks
+// A learner that hears from its leader never asks; one cut off from its leader asks
 // once per election timeout, and a member's answer is nothing at all.
 TEST(Dissertation4_2_1_Learner, AsksWhetherItIsStillAMemberOnlyWhenNoLeaderIsHeard) {
   TestCluster c(3, /*seed=*/5);
