@@ -392,10 +392,13 @@ bool Raft::step(const pb::Message& m) {
     if ((options_.check_quorum || options_.pre_vote) &&
         (m.has_append_request() || m.has_heartbeat_request())) {
       respond_to_stale_leader(m);
-    } else if (is_pre_vote_request) {
-      // Tell the pre-candidate our term so it can catch up and stop probing.
+    } else if (is_vote_request) {
+      // Refused with our term (§5.1), so the candidate catches up. A candidate with the
+      // longest log but a lower term may hear of the higher term from nobody else:
+      // voters in a higher term whose logs are behind cannot win, and in a joint
+      // configuration they may be the votes it needs (simulator seed 30805, 7 nodes).
       pb::Message response = new_message(m.from());
-      response.mutable_vote_response()->set_pre_vote(true);
+      response.mutable_vote_response()->set_pre_vote(is_pre_vote_request);
       response.mutable_vote_response()->set_granted(false);
       send_persisted(std::move(response));
     }

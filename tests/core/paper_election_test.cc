@@ -420,8 +420,8 @@ TEST(Paper5_1_Terms, TimeoutNowOfHigherTermAdoptsTermThenCampaigns) {
 }
 
 // "If a server receives a request with a stale term number, it rejects the request"
-// (§5.1). With PreVote and CheckQuorum off the stale request is dropped unanswered;
-// nothing of it is applied.
+// (§5.1). With PreVote and CheckQuorum off a stale append or heartbeat is dropped
+// unanswered, and a stale vote request is refused; nothing of them is applied.
 TEST(Paper5_1_Terms, StaleTermRequestsAreRejected) {
   Peer peer(paper_options(1), voters({1, 2, 3}), log_of_terms({1, 2}),
             make_hard_state(5, kNoNode, 1));
@@ -442,6 +442,47 @@ TEST(Paper5_1_Terms, StaleTermRequestsAreRejected) {
   for (const pb::Message& m : out)
     EXPECT_FALSE(m.has_vote_response() && m.vote_response().granted());
   EXPECT_EQ(peer->term(), 5u);
+}
+
+// The candidate with the longest log may be in a lower term than voters whose logs
+// are behind. They cannot win, and unless someone tells it their term it can never
+// get their votes: to them its requests are stale. So a stale vote request is refused
+// with the voter's term (Figure 2: every reply carries currentTerm "for candidate to
+// update itself"); the candidate adopts it and wins its next election. Found by the
+// simulator (seed 30805, 7 nodes): both majorities of a joint configuration needed
+// such a voter, and no election could ever succeed.
+TEST(Paper5_1_Terms, CandidateOfALowerTermLearnsTheTermFromTheRefusalAndWinsNext) {
+  Peer candidate(paper_options(1), voters({1, 2, 3}), log_of_terms({1, 2, 3}), make_hard_state(3));
+  Peer voter(paper_options(2), voters({1, 2, 3}), log_of_terms({1}), make_hard_state(7));
+  auto request_to_voter = [&candidate] {
+    candidate->campaign();
+    for (pb::Message& m : candidate.drain()) {
+      if (m.to() == 2 && m.has_vote_request()) return m;
+    }
+    ADD_FAILURE() << "the candidate asked node 2 for no vote";
+    return pb::Message{};
+  };
+
+  std::vector<pb::Message> replies = voter.step(request_to_voter());
+  ASSERT_EQ(replies.size(), 1u);
+  ASSERT_TRUE(replies[0].has_vote_response());
+  EXPECT_FALSE(replies[0].vote_response().granted());
+  EXPECT_FALSE(replies[0].vote_response().pre_vote());
+  EXPECT_EQ(replies[0].term(), 7u);
+  EXPECT_EQ(voter->term(), 7u);
+  EXPECT_EQ(voter->vote(), kNoNode);
+  candidate.step(replies[0]);
+  EXPECT_EQ(candidate->role(), Role::kFollower);
+  EXPECT_EQ(candidate->term(), 7u);
+
+  replies = voter.step(request_to_voter());
+  ASSERT_EQ(replies.size(), 1u);
+  ASSERT_TRUE(replies[0].has_vote_response());
+  EXPECT_TRUE(replies[0].vote_response().granted());
+  EXPECT_EQ(voter->vote(), 1u);
+  candidate.step(replies[0]);
+  EXPECT_EQ(candidate->role(), Role::kLeader);
+  EXPECT_EQ(candidate->term(), 8u);
 }
 
 // Figure 2: AppendEntries "Reply false if term < currentTerm", with currentTerm "for
