@@ -1141,28 +1141,33 @@ void NodeImpl::start_snapshot(std::function<void(Result<Index>)> done) {
   metadata.set_term(dispatched_term_);
   *metadata.mutable_configuration() = core_->configuration_at(dispatched_index_);
   // Runs after every batch dispatched so far: the state machine is exactly at
-  // metadata.index() when save() is called. The snapshot's fsyncs and rename then run
-  // on the snapshot thread: under load they took tens of milliseconds, and every
-  // answer waited for them while they ran on the apply thread.
+  // metadata.index() when capture() or save() is called. Everything after that runs
+  // on the snapshot thread: a captured state's writing, and any snapshot's fsyncs and
+  // rename (under load those took tens of milliseconds, and every answer waited for
+  // them while they ran on the apply thread).
   post_to_apply([this, metadata, done = std::move(done)]() mutable {
     if (sm_applied_ != metadata.index()) {
       return snapshot_finished(error(ErrorCode::kInProgress, "state machine is not at the snapshot index yet"),
                                std::move(done));
     }
+    std::shared_ptr<CapturedState> captured;
     std::shared_ptr<SnapshotWriter> writer;
     try {
-      writer = snapshot_store_->create(metadata);
-      SnapshotWriteBuffer buffer(*writer);
-      std::ostream out(&buffer);
-      state_machine_->save(out);
-      buffer.flush();
+      captured = state_machine_->capture();
+      if (!captured)
+        writer = write_snapshot(metadata, [this](std::ostream& out) { state_machine_->save(out); });
     } catch (const std::exception& e) {
       return snapshot_finished(error(ErrorCode::kStorage, std::string("snapshot failed: ") + e.what()),
                                std::move(done));
     }
-    snapshot_commits_->post([this, writer = std::move(writer), done = std::move(done)]() mutable {
+    snapshot_commits_->post([this, metadata, captured = std::move(captured),
+                             writer = std::move(writer), done = std::move(done)]() mutable {
       Result<pb::SnapshotMetadata> result = error(ErrorCode::kInternal, "snapshot not taken");
       try {
+        if (captured)
+          writer =
+              write_snapshot(metadata, [&captured](std::ostream& out) { captured->save(out); });
+        captured.reset();  // the copy's memory goes back before the sync, not after
         result = writer->commit();
       } catch (const std::exception& e) {
         result = error(ErrorCode::kStorage, std::string("snapshot failed: ") + e.what());
@@ -1171,6 +1176,16 @@ void NodeImpl::start_snapshot(std::function<void(Result<Index>)> done) {
       snapshot_finished(std::move(result), std::move(done));
     });
   });
+}
+
+std::shared_ptr<SnapshotWriter> NodeImpl::write_snapshot(
+    const pb::SnapshotMetadata& metadata, const std::function<void(std::ostream&)>& save) {
+  std::shared_ptr<SnapshotWriter> writer = snapshot_store_->create(metadata);
+  SnapshotWriteBuffer buffer(*writer);
+  std::ostream out(&buffer);
+  save(out);
+  buffer.flush();
+  return writer;
 }
 
 void NodeImpl::snapshot_finished(Result<pb::SnapshotMetadata> result, std::function<void(Result<Index>)> done) {

@@ -15,9 +15,10 @@
 //
 // Threads: the loop thread (everything in the "loop only" section, and the
 // connections of the default HTTP transport, which runs on io_), the apply thread
-// (the StateMachine), the snapshot thread (a taken snapshot's fsyncs), the log store's
-// threads, and those of a transport given in the options. Public entry points only
-// queue work and post to the loop.
+// (the StateMachine), the snapshot thread (a taken snapshot's fsyncs, and the writing
+// of a state the StateMachine captured), the log store's threads, and those of a
+// transport given in the options. Public entry points only queue work and post to
+// the loop.
 #pragma once
 
 #include <atomic>
@@ -25,10 +26,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -188,6 +191,10 @@ class NodeImpl final : public TransportHandler {
   void sync_configuration();
   void maybe_auto_snapshot();
   void start_snapshot(std::function<void(Result<Index>)> done);
+  // Creates a snapshot with `metadata` and fills it with what `save` writes, uncommitted.
+  // Throws as the store and `save` do.
+  std::shared_ptr<SnapshotWriter> write_snapshot(const pb::SnapshotMetadata& metadata,
+                                                 const std::function<void(std::ostream&)>& save);
   // Any thread: hands the outcome of the snapshot in progress back to the loop.
   void snapshot_finished(Result<pb::SnapshotMetadata> result, std::function<void(Result<Index>)> done);
   void on_snapshot_taken(const pb::SnapshotMetadata& metadata, std::function<void(Result<Index>)> done);

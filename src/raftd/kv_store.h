@@ -3,7 +3,10 @@
 // read concurrently under a shared lock.
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -11,8 +14,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "raft/state_machine.h"
 
@@ -24,6 +25,11 @@ class KvStore final : public raft::StateMachine {
   // undecodable command is answered with an error result, never applied.
   std::string apply(raft::Index index, std::string_view command) override;
   void save(std::ostream& out) override;
+  // The snapshot's bytes, built in memory on the apply thread and written out on the
+  // node's snapshot thread: applies wait for the copy but not for the disk. The walk
+  // over the keys in order is most of the copy's cost (200,000 keys: 53-88 ms, where
+  // save() took 121 ms), and the copy holds the image's size in memory until written.
+  std::unique_ptr<raft::CapturedState> capture() override;
   void restore(std::istream& in) override;
 
   // Reads (any thread).
@@ -35,6 +41,9 @@ class KvStore final : public raft::StateMachine {
   std::size_t size() const;
 
  private:
+  // The snapshot image of the current state (save()'s bytes).
+  std::string image() const;
+
   struct KeyHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
@@ -53,6 +62,7 @@ class KvStore final : public raft::StateMachine {
   // stored twice for it. Invariant: keys_ holds exactly the keys of pairs_.
   Pairs pairs_;
   Keys keys_;
+  std::uint64_t pair_bytes_ = 0;  // the bytes of every key and value in pairs_
   raft::Index applied_index_ = 0;
 };
 

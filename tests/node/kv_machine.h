@@ -12,9 +12,11 @@
 #include <future>
 #include <istream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <ostream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -78,6 +80,15 @@ class KvMachine final : public StateMachine {
     std::lock_guard lock(mutex_);
     for (const auto& [k, v] : data_) out << k << ' ' << v << '\n';
   }
+  // With `capturing` set: a copy of the pairs, written out later through
+  // captured_save_gate on whichever thread the node chooses (recorded).
+  std::unique_ptr<CapturedState> capture() override {
+    CallGuard guard(*this);
+    if (const std::string fail = capture_failure(); !fail.empty()) throw std::runtime_error(fail);
+    if (!capturing.load()) return nullptr;
+    std::lock_guard lock(mutex_);
+    return std::make_unique<Captured>(*this, data_);
+  }
   void restore(std::istream& in) override {
     std::map<std::string, std::string> fresh;
     std::string k, v;
@@ -101,7 +112,42 @@ class KvMachine final : public StateMachine {
 
   Gate save_gate;  // every save() passes it
 
+  std::atomic<bool> capturing{false};  // capture() copies instead of returning nullptr
+  Gate captured_save_gate;             // every captured state's save() passes it
+  void fail_captures(std::string why) {
+    std::lock_guard lock(mutex_);
+    capture_failure_ = std::move(why);
+  }
+  // The thread each captured state's save() ran on, in order.
+  std::vector<std::string> captured_save_threads() const {
+    std::lock_guard lock(mutex_);
+    return captured_save_threads_;
+  }
+
  private:
+  class Captured final : public CapturedState {
+   public:
+    Captured(KvMachine& machine, std::map<std::string, std::string> data)
+        : machine_(machine), data_(std::move(data)) {}
+    void save(std::ostream& out) override {
+      {
+        std::lock_guard lock(machine_.mutex_);
+        machine_.captured_save_threads_.push_back(this_thread_name());
+      }
+      machine_.captured_save_gate.pass();
+      for (const auto& [k, v] : data_) out << k << ' ' << v << '\n';
+    }
+
+   private:
+    KvMachine& machine_;
+    const std::map<std::string, std::string> data_;
+  };
+
+  std::string capture_failure() const {
+    std::lock_guard lock(mutex_);
+    return capture_failure_;
+  }
+
   struct CallGuard {
     explicit CallGuard(KvMachine& m) : machine(m) {
       if (machine.calls_running_.fetch_add(1) != 0) ++machine.overlapping_calls_;
@@ -118,6 +164,8 @@ class KvMachine final : public StateMachine {
   mutable std::mutex mutex_;
   std::map<std::string, std::string> data_;
   std::map<std::string, int> applies_by_thread_;
+  std::vector<std::string> captured_save_threads_;
+  std::string capture_failure_;
   std::atomic<int> calls_running_{0};
   std::atomic<int> overlapping_calls_{0};
 };

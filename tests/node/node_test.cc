@@ -1,9 +1,12 @@
 // The runtime end to end in one process: several raft::Node instances over an
 // in-memory transport and in-memory stores, with a small key-value state machine.
+#include "raft/node.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -12,13 +15,12 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
-#include <boost/asio/ip/tcp.hpp>
-
 #include "raft/memory_stores.h"
-#include "raft/node.h"
 #include "tests/node/kv_machine.h"
 #include "tests/node/local_transport.h"
 
@@ -516,6 +518,69 @@ TEST(Node, ApplyingGoesOnWhileASnapshotIsSynced) {
   Result<Index> taken = snapshot.get();
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   EXPECT_LT(taken.value(), node.status().applied_index);
+  EXPECT_EQ(node.status().snapshot_index, taken.value());
+}
+
+// A state machine that captures its state (StateMachine::capture) has it written out
+// on the snapshot thread: commands proposed meanwhile are applied and answered, and
+// the snapshot holds the state at the index it was taken at, not what came after.
+TEST(Node, ACapturedStateIsWrittenOnTheSnapshotThreadWhileApplyingGoesOn) {
+  LocalCluster cluster(1);
+  ASSERT_EQ(cluster.wait_for_leader(), 1u);
+  Node& node = cluster.node(1);
+  KvMachine& machine = cluster.machine(1);
+  machine.capturing = true;
+  const auto at_capture = write_keys(node, 0, 10);
+  const Index captured_at = node.status().applied_index;
+  machine.captured_save_gate.hold();
+  std::future<Result<Index>> snapshot = node.snapshot();
+  const bool started = machine.captured_save_gate.wait_until_reached(5s);
+  if (!started) machine.captured_save_gate.release();
+  ASSERT_TRUE(started) << "no captured state was written out";
+  // Each of these waits for its apply; with the captured state written on the apply
+  // thread they would time out (request_timeout is 3 s).
+  const auto later = write_keys(node, 10, 60);
+  EXPECT_EQ(machine.data(), later);
+  EXPECT_EQ(snapshot.wait_for(0s), std::future_status::timeout)
+      << "the snapshot finished while held";
+  machine.captured_save_gate.release();
+  Result<Index> taken = snapshot.get();
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  EXPECT_EQ(taken.value(), captured_at);
+  EXPECT_EQ(machine.captured_save_threads(), std::vector<std::string>{"raft-snap"});
+  EXPECT_EQ(machine.overlapping_calls(), 0) << "capture() overlapped an apply()";
+
+  std::unique_ptr<SnapshotReader> reader = cluster.nodes()[1].snapshots->open_latest();
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(reader->metadata().index(), captured_at);
+  std::string bytes(reader->metadata().size_bytes(), '\0');
+  ASSERT_EQ(reader->read(bytes.data(), bytes.size()), bytes.size());
+  KvMachine restored;
+  std::istringstream image(bytes);
+  restored.restore(image);
+  EXPECT_EQ(restored.data(), at_capture) << "the snapshot is not the state at its index";
+}
+
+// A capture() that throws fails that snapshot with its message; nothing is stored, the
+// node goes on applying, and the next snapshot is taken.
+TEST(Node, ACaptureThatThrowsFailsOnlyThatSnapshot) {
+  LocalCluster cluster(1);
+  ASSERT_EQ(cluster.wait_for_leader(), 1u);
+  Node& node = cluster.node(1);
+  KvMachine& machine = cluster.machine(1);
+  machine.capturing = true;
+  machine.fail_captures("no memory for the copy");
+  write_keys(node, 0, 10);
+  Result<Index> failed = node.snapshot().get();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().message.find("no memory for the copy"), std::string::npos)
+      << failed.error().message;
+  EXPECT_FALSE(cluster.nodes()[1].snapshots->latest().has_value());
+  write_keys(node, 10, 20);
+  machine.fail_captures("");
+  Result<Index> taken = node.snapshot().get();
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  EXPECT_EQ(taken.value(), node.status().applied_index);
   EXPECT_EQ(node.status().snapshot_index, taken.value());
 }
 

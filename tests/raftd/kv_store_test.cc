@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 
@@ -126,6 +127,42 @@ TEST(KvStore, SnapshotRestoresEveryPairAndLookupsStillWork) {
   EXPECT_EQ(apply(restored, 102, compare_and_set("key7", std::string(7, 'x'), "new")),
             pb::KvResult::OK);
   EXPECT_EQ(restored.get("key7"), "new");
+}
+
+// The image's bytes are pinned: snapshots written by earlier builds must restore.
+TEST(KvStore, TheSnapshotFormatIsLengthPrefixedPairsInKeyOrder) {
+  KvStore kv;
+  apply(kv, 1, put("b", ""));
+  apply(kv, 2, put("a", "x y"));
+  std::stringstream image;
+  kv.save(image);
+  EXPECT_EQ(image.str(), "raftd-kv-v1\n2 2\n1 a3 x y1 b0 ");
+}
+
+// capture() holds the state at its index: what is applied after it changes neither
+// the captured bytes nor what they restore to.
+TEST(KvStore, ACapturedStateIsTheStateAtItsIndex) {
+  KvStore kv;
+  for (int i = 0; i < 100; ++i)
+    apply(kv, i + 1, put("key" + std::to_string(i), std::string(i, 'x')));
+  std::stringstream saved;
+  kv.save(saved);
+  std::unique_ptr<raft::CapturedState> captured = kv.capture();
+  ASSERT_NE(captured, nullptr);
+  apply(kv, 101, put("key1", "changed"));
+  apply(kv, 102, erase("key2"));
+  apply(kv, 103, put("new", "pair"));
+  std::stringstream written;
+  captured->save(written);
+  EXPECT_EQ(written.str(), saved.str());
+
+  KvStore restored;
+  restored.restore(written);
+  EXPECT_EQ(restored.applied_index(), 100u);
+  EXPECT_EQ(restored.size(), 100u);
+  EXPECT_EQ(restored.get("key1"), "x");
+  EXPECT_EQ(restored.get("key2"), "xx");
+  EXPECT_EQ(restored.get("new"), std::nullopt);
 }
 
 TEST(KvStore, RejectsAForeignSnapshot) {
