@@ -20,8 +20,8 @@ class CapturedState {
  public:
   virtual ~CapturedState() = default;
   /// Writes the captured state in the form restore() reads. Called once, on the
-  /// node's snapshot thread, concurrently with apply() on the live state. Throwing
-  /// fails the snapshot.
+  /// node's snapshot thread, concurrently with apply() and restore() on the live
+  /// state: what it reads must survive both. Throwing fails the snapshot.
   virtual void save(std::ostream& out) = 0;
 };
 
