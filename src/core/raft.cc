@@ -389,8 +389,7 @@ bool Raft::step(const pb::Message& m) {
       become_follower(m.term(), from_leader ? m.from() : kNoNode);
     }
   } else if (m.term() < term_) {
-    if ((options_.check_quorum || options_.pre_vote) &&
-        (m.has_append_request() || m.has_heartbeat_request())) {
+    if (m.has_append_request() || m.has_heartbeat_request()) {
       respond_to_stale_leader(m);
     } else if (is_vote_request) {
       // Refused with our term (§5.1), so the candidate catches up. A candidate with the
@@ -486,10 +485,11 @@ SoftState Raft::soft_state() const {
 }
 
 void Raft::respond_to_stale_leader(const pb::Message& m) {
-  // A leader of an older term is talking to us. With PreVote/CheckQuorum we may have
-  // a higher term it never learns of otherwise (we never win the elections that
-  // raised it, and it never hears our votes): answering with our term makes it step
-  // down instead of the cluster being stuck.
+  // A leader of an older term is talking to us. We may have a higher term it never
+  // learns of otherwise: we never win the elections that raised it, and it never
+  // hears our votes (PreVote and CheckQuorum keep them from it, and so does a
+  // configuration of ours that does not name it). Answering with our term makes it
+  // step down instead of the cluster being stuck.
   pb::Message response = new_message(m.from());
   response.mutable_append_response()->set_success(false);
   response.mutable_append_response()->set_last_index(log_->last_index());

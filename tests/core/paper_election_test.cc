@@ -420,8 +420,8 @@ TEST(Paper5_1_Terms, TimeoutNowOfHigherTermAdoptsTermThenCampaigns) {
 }
 
 // "If a server receives a request with a stale term number, it rejects the request"
-// (§5.1). With PreVote and CheckQuorum off a stale append or heartbeat is dropped
-// unanswered, and a stale vote request is refused; nothing of them is applied.
+// (§5.1): nothing of a stale append, heartbeat or vote request is applied, and no
+// answer grants anything.
 TEST(Paper5_1_Terms, StaleTermRequestsAreRejected) {
   Peer peer(paper_options(1), voters({1, 2, 3}), log_of_terms({1, 2}),
             make_hard_state(5, kNoNode, 1));
@@ -486,31 +486,38 @@ TEST(Paper5_1_Terms, CandidateOfALowerTermLearnsTheTermFromTheRefusalAndWinsNext
 }
 
 // Figure 2: AppendEntries "Reply false if term < currentTerm", with currentTerm "for
-// leader to update itself". With PreVote or CheckQuorum on (the defaults) the reply is
-// essential: the node may have raised its term in an election the stale leader
-// never hears of. The stale leader steps down on the answer.
+// leader to update itself". The reply is essential: the node may have raised its term
+// in elections the stale leader never hears of (PreVote and CheckQuorum keep its votes
+// from the leader, and so does a configuration of the node's that does not name the
+// leader), and a stale leader that never learns the term never steps down. The stale
+// leader steps down on the answer, with the extensions on or off.
 TEST(Paper5_1_Terms, StaleLeaderLearnsHigherTermFromRejection) {
-  Options options = paper_options(1);
-  options.pre_vote = options.check_quorum = true;
-  Peer leader(options, voters({1, 2, 3}), {}, make_hard_state(1));
-  make_leader(leader, {3});
-  ASSERT_EQ(leader->role(), Role::kLeader);
-  Options follower_options = options;
-  follower_options.id = 2;
-  Peer follower(follower_options, voters({1, 2, 3}), {}, make_hard_state(7));
+  for (const bool extensions : {true, false}) {
+    SCOPED_TRACE(extensions ? "PreVote and CheckQuorum on" : "PreVote and CheckQuorum off");
+    Options options = paper_options(1);
+    options.pre_vote = options.check_quorum = extensions;
+    Peer leader(options, voters({1, 2, 3}), {}, make_hard_state(1));
+    make_leader(leader, {3});
+    ASSERT_EQ(leader->role(), Role::kLeader);
+    Options follower_options = options;
+    follower_options.id = 2;
+    Peer follower(follower_options, voters({1, 2, 3}), {}, make_hard_state(7));
 
-  std::vector<pb::Message> replies =
-      follower.step(append_request(1, 2, leader->term(), 0, 0, {}, 0));
-  ASSERT_EQ(replies.size(), 1u);
-  ASSERT_TRUE(replies[0].has_append_response());
-  EXPECT_FALSE(replies[0].append_response().success());
-  EXPECT_EQ(replies[0].term(), 7u);
-  EXPECT_EQ(follower->term(), 7u);
-  EXPECT_EQ(follower->leader(), kNoNode);
+    for (const pb::Message& stale : {append_request(1, 2, leader->term(), 0, 0, {}, 0),
+                                     heartbeat_request(1, 2, leader->term(), 0)}) {
+      std::vector<pb::Message> replies = follower.step(stale);
+      ASSERT_EQ(replies.size(), 1u);
+      ASSERT_TRUE(replies[0].has_append_response());
+      EXPECT_FALSE(replies[0].append_response().success());
+      EXPECT_EQ(replies[0].term(), 7u);
+      EXPECT_EQ(follower->term(), 7u);
+      EXPECT_EQ(follower->leader(), kNoNode);
+    }
 
-  leader.step(replies[0]);
-  EXPECT_EQ(leader->role(), Role::kFollower);
-  EXPECT_EQ(leader->term(), 7u);
+    leader.step(follower.step(append_request(1, 2, leader->term(), 0, 0, {}, 0))[0]);
+    EXPECT_EQ(leader->role(), Role::kFollower);
+    EXPECT_EQ(leader->term(), 7u);
+  }
 }
 
 // A candidate ignores vote responses of an earlier term (a stale response says nothing

@@ -17,8 +17,8 @@ namespace {
 using core::PlantedBug;
 
 // 400: the rarest, conf-change-while-in-flight's consequence, is caught by about one
-// seed in 50 (21 of 1..1000, first at 44, since stale vote requests are refused with
-// the voter's term; 15, first at 219, before); the margin absorbs schedules moved by
+// seed in 50 (21 of 1..1000, first at 56, since stale requests are answered with the
+// receiver's term; 15, first at 219, before); the margin absorbs schedules moved by
 // later changes.
 constexpr std::uint64_t kMaxSeeds = 400;
 
