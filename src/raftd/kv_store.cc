@@ -17,18 +17,16 @@ namespace {
 // the value bytes. Lengths make arbitrary bytes in keys and values safe.
 constexpr char kMagic[] = "raftd-kv-v1\n";
 
-void append_blob(std::string_view blob, std::string& out) {
-  char digits[24];
-  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, blob.size());
-  out.append(digits, end);
-  out += ' ';
-  out.append(blob);
-}
-
 void append_number(std::uint64_t n, std::string& out) {
   char digits[24];
   const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
   out.append(digits, end);
+}
+
+void append_blob(std::string_view blob, std::string& out) {
+  append_number(blob.size(), out);
+  out += ' ';
+  out.append(blob);
 }
 
 // A finished image: writing it out needs nothing from the store.

@@ -57,6 +57,11 @@ pb::KvResult::Code apply(KvStore& kv, raft::Index index, const std::string& comm
   return result.code();
 }
 
+// Applies "key<i>" = i bytes of 'x' at index i + 1, for i in [0, n).
+void fill_keys(KvStore& kv, int n) {
+  for (int i = 0; i < n; ++i) apply(kv, i + 1, put("key" + std::to_string(i), std::string(i, 'x')));
+}
+
 TEST(KvStore, PutOverwriteAndDelete) {
   KvStore kv;
   EXPECT_EQ(apply(kv, 1, put("a", "1")), pb::KvResult::OK);
@@ -108,8 +113,7 @@ TEST(KvStore, ListIsInKeyOrderWithinThePrefix) {
 
 TEST(KvStore, SnapshotRestoresEveryPairAndLookupsStillWork) {
   KvStore source;
-  for (int i = 0; i < 100; ++i)
-    apply(source, i + 1, put("key" + std::to_string(i), std::string(i, 'x')));
+  fill_keys(source, 100);
   std::stringstream image;
   source.save(image);
 
@@ -143,8 +147,7 @@ TEST(KvStore, TheSnapshotFormatIsLengthPrefixedPairsInKeyOrder) {
 // the captured bytes nor what they restore to.
 TEST(KvStore, ACapturedStateIsTheStateAtItsIndex) {
   KvStore kv;
-  for (int i = 0; i < 100; ++i)
-    apply(kv, i + 1, put("key" + std::to_string(i), std::string(i, 'x')));
+  fill_keys(kv, 100);
   std::stringstream saved;
   kv.save(saved);
   std::unique_ptr<raft::CapturedState> captured = kv.capture();
