@@ -1208,6 +1208,12 @@ Index Raft::hard_state_commit() const {
   // node would take the stale entries still stored at those indexes for committed
   // ones. Entries up to the persisted index are durable and, being at or below the
   // commit index, never overwritten, so storing at most that is always safe.
+  // A received snapshot is different: until its install is durable, storage may come
+  // back from a crash as the old log, whose entries past the old commit index may be a
+  // deposed leader's, beside whatever hard state survived. So the stored commit index
+  // stays what it was until then (a restart from the installed snapshot takes the
+  // snapshot's index as committed anyway).
+  if (log_->snapshot_pending()) return last_handed_out_hard_state_.commit();
   return std::min(log_->committed(), log_->persisted_index());
 }
 

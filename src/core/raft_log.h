@@ -79,6 +79,8 @@ class RaftLog {
   void restore(const pb::SnapshotMetadata& snapshot);
   std::optional<pb::SnapshotMetadata> take_snapshot();
   void stable_snapshot(Index index);
+  // A received snapshot replaces the log in memory but not yet in storage.
+  bool snapshot_pending() const { return pending_snapshot_.has_value(); }
 
   // Persistence bookkeeping. While a received snapshot is not yet durable nothing
   // after it is either.

@@ -266,5 +266,37 @@ TEST(Paper7_InstallSnapshot, CommitNotStoredBeforeSnapshotIsDurable) {
   EXPECT_EQ(next.hard_state->commit(), 10u);
 }
 
+// The same with a log to lose: the follower's entries after its commit index are not
+// the leader's (2..4 here, of a deposed leader; the snapshot's entry 4 has another
+// term). The install and the hard state go to storage together, unsynced; a crash
+// may keep the hard state and lose the install, when the restarted node has only its
+// old log. Then a stored commit index past the old one would make it take a deposed
+// leader's entries for committed ones. Found in the simulator's first traces with
+// compacted logs (a hard state of commit 353 written with an install at 354).
+TEST(Paper7_InstallSnapshot, CommitStoredWithAnInstallCoversOnlyTheOldLog) {
+  const std::vector<pb::Entry> old_log = log_of_terms({1, 1, 2, 2});
+  Peer follower(paper_options(2), voters({1, 2, 3}), old_log, make_hard_state(2, 0, 1));
+  follower->step(snapshot_request(1, 2, 3, 4, 3, voters({1, 2, 3})));
+  Ready ready = follower.take();
+  ASSERT_TRUE(ready.snapshot.has_value());
+  if (ready.hard_state) {
+    EXPECT_LE(ready.hard_state->commit(), 1u) << "covers entries the old log may keep";
+
+    // The crash that keeps this hard state and loses the install.
+    Peer restarted(paper_options(2), voters({1, 2, 3}), old_log, *ready.hard_state);
+    EXPECT_LE(restarted->commit_index(), 1u);
+    restarted.drain();
+    for (const pb::Entry& entry : restarted.applied()) {
+      EXPECT_LE(entry.index(), 1u) << "applied a deposed leader's entry";
+    }
+  }
+
+  // Once the install is durable, the commit it implies is stored.
+  follower.persist(ready);
+  Ready next = follower.take();
+  ASSERT_TRUE(next.hard_state.has_value());
+  EXPECT_EQ(next.hard_state->commit(), 4u);
+}
+
 }  // namespace
 }  // namespace raft::core::testing
