@@ -21,7 +21,10 @@
 //   Leader Completeness    an entry committed in term T is in the log of every leader
 //                          of a term > T (checked when a leader emerges and when a
 //                          commit is first observed).
-//   State Machine Safety   no two nodes commit or apply different entries at one index.
+//   State Machine Safety   no two nodes commit or apply different entries at one index,
+//                          and no two state machines differ after the same index
+//                          (whether they applied their way there or restored a
+//                          snapshot taken there).
 //   One Vote Per Term      a node grants its vote to at most one candidate per term
 //                          (seen on the wire and in its durable hard state).
 //   Durable Before Promise a vote or an append acknowledgement is sent only once the
@@ -126,6 +129,9 @@ class Checker {
   virtual void after_write(const SimNode& /*node*/, const core::Ready& /*ready*/) {}
   virtual void on_send(const SimNode& /*from*/, const pb::Message& /*message*/) {}
   virtual void on_apply(const SimNode& /*node*/, const pb::Entry& /*entry*/) {}
+  // The node's state machine reached its applied_index(): by applying the entry
+  // on_apply() announced, or (`restored`) by restoring a snapshot the core installed.
+  virtual void on_state(const SimNode& /*node*/, bool /*restored*/) {}
   virtual void on_sync(const SimNode& /*node*/) {}
   virtual void on_start(const SimNode& /*node*/) {}
   virtual void on_crash(const SimNode& /*node*/) {}

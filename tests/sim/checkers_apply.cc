@@ -18,16 +18,33 @@ std::uint64_t content_hash(const pb::Entry& entry) {
          static_cast<std::uint64_t>(entry.type());
 }
 
+std::uint64_t state_hash(const KvStore& kv) {
+  std::uint64_t hash = kv.data().size();
+  for (const auto& [key, value] : kv.data()) {
+    hash = hash * 1'000'003 ^ std::hash<std::string_view>{}(key);
+    hash = hash * 1'000'003 ^ std::hash<std::string_view>{}(value);
+  }
+  return hash;
+}
+
 // State Machine Safety (Figure 3): if a server has applied a log entry at a given
 // index to its state machine, no other server will ever apply a different log entry
-// for the same index. Same Apply Sequence: each node applies 1, 2, 3, ... in order
-// (from the start again after a restart), only committed entries, and all nodes end
-// with the same state.
+// for the same index; and (what a snapshot must keep) no two state machines differ
+// after the same index, however each got there. Same Apply Sequence: each node
+// applies 1, 2, 3, ... in order (after a restart, from the one after the snapshot its
+// state machine starts from; after installing a snapshot, from the one after it),
+// only committed entries, and all nodes end with the same state.
 class ApplyChecker final : public Checker {
  public:
   void on_start(const SimNode& node) override {
     if (next_.size() <= node.id()) next_.resize(node.id() + 1, 1);
-    next_[node.id()] = node.disk().written().snapshot_metadata().index() + 1;
+    next_[node.id()] = node.applied_index() + 1;
+    if (node.applied_index() > 0) check_state(node, "restarted from a snapshot");
+  }
+
+  void on_state(const SimNode& node, bool restored) override {
+    if (restored) next_[node.id()] = node.applied_index() + 1;
+    check_state(node, restored ? "restored a snapshot" : "applied");
   }
 
   void on_apply(const SimNode& node, const pb::Entry& entry) override {
@@ -60,6 +77,24 @@ class ApplyChecker final : public Checker {
     }
   }
 
+  // State Machine Safety of whole states: the node's state after index i is the one
+  // the first node to get there had.
+  void check_state(const SimNode& node, const char* how) {
+    const core::Index i = node.applied_index();
+    const std::uint64_t hash = state_hash(node.kv());
+    if (states_.size() < i) states_.resize(i);
+    State& first = states_[i - 1];
+    if (first.node == core::kNoNode) {
+      first = State{hash, node.id()};
+      return;
+    }
+    if (first.hash != hash) {
+      fail(property::kStateMachineSafety, node.id(), node.applied_term(i), i,
+           n(node.id()) + " " + how + " up to index " + std::to_string(i) +
+               " and holds another key-value state than " + n(first.node) + " did there");
+    }
+  }
+
   // Every member of the final configuration (removed nodes stopped hearing the log)
   // ends with the leader's state.
   void at_end() override {
@@ -84,18 +119,28 @@ class ApplyChecker final : public Checker {
     std::uint64_t content;
     core::NodeId node;
   };
+  struct State {
+    std::uint64_t hash = 0;
+    core::NodeId node = core::kNoNode;  // the first node seen with a state at its index
+  };
   std::vector<Applied> applied_;  // applied_[i - 1]: index i
+  std::vector<State> states_;     // states_[i - 1]: after index i
   std::vector<core::Index> next_;
 };
 
 // Acknowledged Not Lost: every operation a client was told succeeded is, once the
 // cluster has converged, at its (index, term) in the applied sequence of every member
-// of the final configuration. (Reads served without the log have no index: the
-// linearizability check covers them.)
+// of the final configuration. A member whose state machine got past the index by
+// restoring a snapshot is judged by the entry the first node applied there (the
+// ApplyChecker holds every state at an index to the first node's). (Reads served
+// without the log have no index: the linearizability check covers them.)
 class AcknowledgedChecker final : public Checker {
  public:
   void on_acknowledged(const ClientReply& reply, const Operation& /*op*/) override {
     if (reply.index != 0) acknowledged_.push_back(reply);
+  }
+  void on_apply(const SimNode& /*node*/, const pb::Entry& entry) override {
+    if (entry.index() > first_applied_terms_.size()) first_applied_terms_.push_back(entry.term());
   }
   void at_end() override {
     const SimNode* leader = cluster().leader();
@@ -104,7 +149,11 @@ class AcknowledgedChecker final : public Checker {
       for (int id = 1; id <= cluster().node_count(); ++id) {
         const SimNode& node = cluster().node(static_cast<core::NodeId>(id));
         if (!is_member(leader->core().configuration(), node.id())) continue;
-        const core::Term applied = node.applied_term(ack.index);
+        core::Term applied = node.applied_term(ack.index);
+        if (applied == 0 && node.applied_index() >= ack.index &&
+            ack.index <= first_applied_terms_.size()) {
+          applied = first_applied_terms_[ack.index - 1];  // restored past it
+        }
         if (applied != ack.term) {
           fail(property::kAcknowledgedNotLost, node.id(), ack.term, ack.index,
                "client " + std::to_string(ack.client) + " was told its operation committed at (" +
@@ -120,6 +169,7 @@ class AcknowledgedChecker final : public Checker {
 
  private:
   std::vector<ClientReply> acknowledged_;
+  std::vector<core::Term> first_applied_terms_;  // [i - 1]: index i, by the first node there
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // Is Durable, Committed Is Safe).
 #include <algorithm>
 #include <functional>
+#include <stdexcept>
 #include <string_view>
 #include <unordered_map>
 
@@ -23,6 +24,15 @@ std::uint64_t content_hash(const pb::Entry& entry) {
 
 std::string entry_name(core::Index index, core::Term term) {
   return "(" + std::to_string(index) + ", term " + std::to_string(term) + ")";
+}
+
+// Whether `log` holds the committed entry (index, term). A compacted entry is held:
+// only committed entries are compacted (into a snapshot of applied state), and the
+// State Machine Safety checks vouch that those are the committed ones.
+bool holds(const core::MemoryLogStorage& log, core::Index index, core::Term term) {
+  if (index < log.snapshot_metadata().index()) return true;
+  const std::optional<core::Term> held = log.term(index);
+  return held && *held == term;
 }
 
 // Leader Append-Only (Figure 3): a leader never overwrites or deletes entries in its
@@ -144,7 +154,25 @@ class CommitChecker final : public Checker {
     const core::Raft& core = node.core();
     const core::MemoryLogStorage& log = node.disk().written();
     const core::Index known = committed_.size();
+    const pb::SnapshotMetadata& compacted = log.snapshot_metadata();
     for (core::Index i = s.commit + 1; i <= core.commit_index(); ++i) {
+      if (i <= compacted.index()) {
+        // Committed and applied somewhere before it was compacted (or before the
+        // snapshot that replaced this log was taken): observed then. Its last entry's
+        // term is all the log still tells.
+        if (i > committed_.size()) {
+          throw std::logic_error("commit checker: " + n(node.id()) + " compacted index " +
+                                 std::to_string(i) + " before any node was seen committing it");
+        }
+        if (i == compacted.index() && committed_[i - 1].term != compacted.term()) {
+          fail(property::kStateMachineSafety, node.id(), compacted.term(), i,
+               n(node.id()) + " holds a snapshot ending at " + entry_name(i, compacted.term()) +
+                   " but " + n(committed_[i - 1].node) + " committed " +
+                   entry_name(i, committed_[i - 1].term));
+          return;
+        }
+        continue;
+      }
       std::vector<pb::Entry> one;
       log.entries(i, i + 1, 0, &one);
       if (!observe_commit(node, one.front(), core.term())) return;
@@ -202,8 +230,7 @@ class CommitChecker final : public Checker {
     for (const std::vector<core::NodeId>& voters : voter_sets(node.core().configuration())) {
       int durable = 0;
       for (core::NodeId id : voters) {
-        const auto term = cluster().node(id).disk().durable().term(i);
-        if (term && *term == entry.term()) ++durable;
+        if (holds(cluster().node(id).disk().durable(), i, entry.term())) ++durable;
       }
       if (durable < majority(voters)) {
         fail(property::kCommittedIsDurable, node.id(), entry.term(), i,
@@ -263,8 +290,7 @@ class CommitChecker final : public Checker {
       const SimNode& candidate = cluster().node(static_cast<core::NodeId>(x));
       for (const core::MemoryLogStorage* log :
            {&candidate.disk().written(), &candidate.disk().durable()}) {
-        const auto held = log->term(j);
-        if (held && *held == c.term) continue;
+        if (holds(*log, j, c.term)) continue;
         // Who could vote for a candidate with this log: itself, and every node whose
         // log (now, or after a crash) is not more up to date.
         const auto candidate_position = position(*log);
@@ -333,8 +359,8 @@ class CommitChecker final : public Checker {
     const Committed& c = committed_[i - 1];
     const core::Term leader_term = leader.core().term();
     if (leader_term <= c.commit_term) return true;
+    if (holds(leader.disk().written(), i, c.term)) return true;
     const auto held = leader.disk().written().term(i);
-    if (held && *held == c.term) return true;
     fail(property::kLeaderCompleteness, leader.id(), leader_term, i,
          "leader " + n(leader.id()) + " of term " + std::to_string(leader_term) + " lacks entry " +
              entry_name(i, c.term) + ", committed in term " + std::to_string(c.commit_term) +

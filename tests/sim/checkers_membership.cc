@@ -70,8 +70,10 @@ class ConfigChangeChecker final : public Checker {
   }
 
   void after_write(const SimNode& node, const core::Ready& ready) override {
-    if (ready.entries.empty()) return;
     std::set<core::Index>& changes = changes_of(node.id());
+    // An installed snapshot replaced the log: every change it covers is committed.
+    if (ready.snapshot) changes.clear();
+    if (ready.entries.empty()) return;
     // The write replaced the log from its first entry on.
     changes.erase(changes.lower_bound(ready.entries.front().index()), changes.end());
     for (const pb::Entry& entry : ready.entries) {

@@ -123,6 +123,8 @@ Cluster::Event& Cluster::schedule(Time delay_ms, EventKind kind, core::NodeId no
   e.client = 0;
   e.incarnation = 0;
   e.value = 0;
+  e.snapshot_delivered = false;
+  e.report_snapshot = false;
   return e;
 }
 
@@ -161,12 +163,14 @@ void Cluster::dispatch(Event& event) {
       network_.arrived(m.from(), m.to());
       if (!network_.linked(m.from(), m.to()) || !node(event.node).up()) {
         ++stats_.messages_dropped;
+        if (event.report_snapshot) schedule_snapshot_report(event, false);
         if (trace_.on())
           trace("lost " + describe(m) + (node(event.node).up() ? " (link cut)" : " (node down)"));
         return;
       }
       if (trace_.on()) trace("deliver " + describe(m));
       ++stats_.messages_delivered;
+      if (event.report_snapshot) schedule_snapshot_report(event, true);
       SimNode& target = mutable_node(event.node);
       catch_up(target);
       target.receive(m);
@@ -175,6 +179,8 @@ void Cluster::dispatch(Event& event) {
     }
     case EventKind::kSyncDone:
     case EventKind::kFlush:
+    case EventKind::kSnapshot:
+    case EventKind::kSnapshotReport:
     case EventKind::kRequest: {
       if (!deliverable(event)) {
         if (event.kind == EventKind::kRequest && trace_.on()) {
@@ -192,6 +198,16 @@ void Cluster::dispatch(Event& event) {
         target.sync_done(event.value);
       } else if (event.kind == EventKind::kFlush) {
         target.flush_proposals();
+      } else if (event.kind == EventKind::kSnapshot) {
+        const std::string line = target.take_snapshot();
+        if (!line.empty()) ++stats_.snapshots_taken;
+        if (trace_.on() && !line.empty()) trace(n(event.node) + " takes a " + line);
+      } else if (event.kind == EventKind::kSnapshotReport) {
+        if (trace_.on()) {
+          trace(n(event.node) + " hears its snapshot to " + n(event.value) +
+                (event.snapshot_delivered ? " arrived" : " was lost"));
+        }
+        target.report_snapshot(event.value, event.snapshot_delivered);
       } else {
         if (trace_.on()) {
           trace(n(event.node) + " <- client " + std::to_string(event.request.client) + ": " +
@@ -284,7 +300,8 @@ void Cluster::dispatch(Event& event) {
       return;
     }
     case EventKind::kCrashVoter:
-      // A node that granted a vote crashes (event.value: when it restarts).
+      // A node that granted a vote or installed a snapshot crashes (event.value: when
+      // it restarts).
       if (liveness_phase_ || !deliverable(event)) return;
       crash_node(mutable_node(event.node));
       schedule(event.value, EventKind::kRestart, event.node);
@@ -315,6 +332,15 @@ void Cluster::dispatch(Event& event) {
       }
       return;
   }
+}
+
+void Cluster::schedule_snapshot_report(const Event& deliver, bool delivered) {
+  Event& e =
+      schedule(timing_rng_.between(config_.network.min_delay_ms, config_.network.max_delay_ms),
+               EventKind::kSnapshotReport, deliver.message.from());
+  e.incarnation = deliver.value;
+  e.value = deliver.message.to();
+  e.snapshot_delivered = delivered;
 }
 
 void Cluster::after_node_event(SimNode& target) {
@@ -571,19 +597,24 @@ std::string Cluster::cluster_status() const {
 void Cluster::send(const SimNode& from, pb::Message&& message) {
   ++stats_.messages_sent;
   for (auto& checker : checkers_) checker->on_send(from, message);
-  if (!liveness_phase_ && message.has_vote_response() && message.vote_response().granted() &&
+  if (message.has_vote_response() && message.vote_response().granted() &&
       !message.vote_response().pre_vote()) {
-    if (const auto crash =
-            nemesis_.crash_after_vote(config_.disk.max_sync_ms, config_.network.max_delay_ms)) {
-      Event& e = schedule(crash->after_ms, EventKind::kCrashVoter, from.id());
-      e.incarnation = from.incarnation();
-      e.value = crash->down_ms;
-    }
+    maybe_crash_soon(from, /*install=*/false);
   }
   const SimNetwork::Route route = network_.route(message.from(), message.to());
   if (route.copies == 0 && trace_.on()) trace("drop " + describe(message));
+  if (route.copies == 0 && message.has_snapshot_request()) {
+    // The stream broke: the sender hears so once it gives up on it.
+    Event& e = schedule(2 * config_.network.max_delay_ms, EventKind::kSnapshotReport, from.id());
+    e.incarnation = from.incarnation();
+    e.value = message.to();
+  }
   for (int i = 0; i < route.copies; ++i) {
     Event& e = schedule(route.delay_ms[i], EventKind::kDeliver, message.to());
+    if (i == 0 && message.has_snapshot_request()) {
+      e.report_snapshot = true;
+      e.value = from.incarnation();
+    }
     if (i + 1 == route.copies) {
       e.message = std::move(message);
     } else {
@@ -604,6 +635,12 @@ void Cluster::schedule_flush(const SimNode& target) {
       target.incarnation();
 }
 
+void Cluster::schedule_snapshot(const SimNode& target) {
+  Event& e = schedule(timing_rng_.between(config_.disk.min_sync_ms, config_.disk.max_sync_ms),
+                      EventKind::kSnapshot, target.id());
+  e.incarnation = target.incarnation();
+}
+
 void Cluster::reply(const SimNode& from, ClientReply&& reply) {
   // Client links do not partition, but lose replies like any network during the
   // safety phase (the client then sees an unknown outcome).
@@ -620,9 +657,14 @@ void Cluster::reply(const SimNode& from, ClientReply&& reply) {
 }
 
 void Cluster::before_write(const SimNode& target, const core::Ready& ready) {
+  if (ready.snapshot) ++stats_.snapshots_installed;
   for (auto& checker : checkers_) checker->before_write(target, ready);
-  if (trace_.on() && (!ready.entries.empty() || ready.hard_state)) {
+  if (trace_.on() && (ready.snapshot || !ready.entries.empty() || ready.hard_state)) {
     std::string text = n(target.id()) + " writes";
+    if (ready.snapshot) {
+      text += " snapshot (" + std::to_string(ready.snapshot->index()) + ", t" +
+              std::to_string(ready.snapshot->term()) + ") in place of its log,";
+    }
     if (!ready.entries.empty()) {
       text += " entries [" + std::to_string(ready.entries.front().index()) + ".." +
               std::to_string(ready.entries.back().index()) + "] t" +
@@ -639,10 +681,25 @@ void Cluster::before_write(const SimNode& target, const core::Ready& ready) {
 
 void Cluster::after_write(const SimNode& target, const core::Ready& ready) {
   for (auto& checker : checkers_) checker->after_write(target, ready);
+  if (ready.snapshot) maybe_crash_soon(target, /*install=*/true);
+}
+
+void Cluster::maybe_crash_soon(const SimNode& target, bool install) {
+  if (liveness_phase_) return;
+  if (const auto crash =
+          nemesis_.crash_soon(install, config_.disk.max_sync_ms, config_.network.max_delay_ms)) {
+    Event& e = schedule(crash->after_ms, EventKind::kCrashVoter, target.id());
+    e.incarnation = target.incarnation();
+    e.value = crash->down_ms;
+  }
 }
 
 void Cluster::on_apply(const SimNode& target, const pb::Entry& entry) {
   for (auto& checker : checkers_) checker->on_apply(target, entry);
+}
+
+void Cluster::on_state(const SimNode& target, bool restored) {
+  for (auto& checker : checkers_) checker->on_state(target, restored);
 }
 
 void Cluster::on_sync(const SimNode& target) {

@@ -52,6 +52,8 @@ struct RunStats {
   std::uint64_t strikes = 0;               // new leaders isolated or crashed right after election
   std::uint64_t conf_changes = 0;          // membership changes a leader accepted
   std::uint64_t conf_changes_refused = 0;  // ... and refused (in flight, not leader yet)
+  std::uint64_t snapshots_taken = 0;       // by nodes of their own state machines
+  std::uint64_t snapshots_installed = 0;   // sent by a leader and installed by the core
   std::uint64_t client_ops_ok = 0;
   std::uint64_t client_ops_unknown = 0;
   std::uint64_t reads_without_log = 0;  // gets answered by ReadIndex or lease
@@ -93,6 +95,8 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
     kDeliver,
     kSyncDone,
     kFlush,
+    kSnapshot,        // a node takes a snapshot
+    kSnapshotReport,  // a leader learns whether its snapshot request arrived
     kRequest,
     kReply,
     kClientTimer,
@@ -102,7 +106,7 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
     kHeal,
     kPause,
     kStrike,
-    kCrashVoter,
+    kCrashVoter,  // crash soon after a vote or an install (maybe_crash_soon)
     kMembership,
     kEndSafety,
     kLivenessProbe,
@@ -113,7 +117,11 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
     core::NodeId node = core::kNoNode;
     int client = 0;
     std::uint64_t incarnation = 0;
-    std::uint64_t value = 0;  // sync sequence, timer id, partition generation
+    std::uint64_t value = 0;  // sync sequence, timer id, partition generation, peer
+    // kDeliver of a snapshot request: report the outcome to the sender's life `value`.
+    // kSnapshotReport: the outcome.
+    bool snapshot_delivered = false;
+    bool report_snapshot = false;
     pb::Message message;
     ClientRequest request;
     ClientReply reply;
@@ -123,10 +131,12 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
   void send(const SimNode& from, pb::Message&& message) override;
   void start_sync(const SimNode& node, std::uint64_t sequence) override;
   void schedule_flush(const SimNode& node) override;
+  void schedule_snapshot(const SimNode& node) override;
   void reply(const SimNode& node, ClientReply&& reply) override;
   void before_write(const SimNode& node, const core::Ready& ready) override;
   void after_write(const SimNode& node, const core::Ready& ready) override;
   void on_apply(const SimNode& node, const pb::Entry& entry) override;
+  void on_state(const SimNode& node, bool restored) override;
   void on_sync(const SimNode& node) override;
   void on_read_served(const SimNode& node, const ClientRequest& request) override;
 
@@ -141,6 +151,12 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
   bool deliverable(const Event& event) const;
   void defer_until_resumed(Event& event);
   void after_node_event(SimNode& node);
+  // A snapshot request arrived (`delivered`) or was lost: its sender hears so a
+  // network delay later, as a runtime hears the end of a snapshot stream.
+  void schedule_snapshot_report(const Event& deliver, bool delivered);
+  // Right after a write that must be durable before it counts (a vote granted, a
+  // snapshot installed), the node may crash within a sync latency (nemesis.h).
+  void maybe_crash_soon(const SimNode& node, bool install);
 
   // A node resuming from a pause first gets the ticks it missed, as a runtime whose
   // tick source is a monotonic clock delivers them (RuntimeConfig::catch_up_missed_ticks).

@@ -91,6 +91,9 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
   o.coalesce_appends = rng.chance(3, 4);
   o.narrow_read_rounds = rng.chance(3, 4);
   o.read_round_widen_ticks = static_cast<int>(rng.between(1, 3));
+  c.runtime.snapshot_interval = pick<std::uint64_t>(rng, {0, 0, 3, 10, 50});
+  c.runtime.snapshot_trailing_entries = pick<std::uint64_t>(rng, {0, 1, 5, 20});
+  f.crash_after_install_ppm = pick<std::uint32_t>(rng, {0, 300'000, 600'000});
   c.derive_bounds();
   return c;
 }
@@ -113,14 +116,14 @@ std::string SimConfig::describe() const {
       "batch=%d/%llums drop=%.1f%% dup=%.1f%% delay=%llu..%llums spike=%.1f%% sync=%llu..%llums "
       "torn=%.0f%% crash_mtbf=%llu partition_mtbf=%llu pause_mtbf=%llu strike=%.0f%% "
       "vote_crash=%.0f%% clients=%d keys=%d reads=log:%d/index:%d/lease:%d follower_reads=%.0f%% "
-      "spares=%d conf_mtbf=%llu conf_burst=%.0f%%",
+      "spares=%d conf_mtbf=%llu conf_burst=%.0f%% snapshots=%llu/%llu install_crash=%.0f%%",
       node_count, static_cast<unsigned long long>(safety_ticks), core.election_timeout_ticks,
       core.heartbeat_interval_ticks, core.pre_vote ? 1 : 0, core.check_quorum ? 1 : 0,
       core.max_inflight_appends, core.coalesce_appends ? 1 : 0, core.narrow_read_rounds ? 1 : 0,
-      core.read_round_widen_ticks,
-      static_cast<unsigned long long>(core.max_append_bytes), runtime.max_batch_commands,
-      static_cast<unsigned long long>(runtime.batch_delay_ms), network.drop_ppm / 1e4,
-      network.duplicate_ppm / 1e4, static_cast<unsigned long long>(network.min_delay_ms),
+      core.read_round_widen_ticks, static_cast<unsigned long long>(core.max_append_bytes),
+      runtime.max_batch_commands, static_cast<unsigned long long>(runtime.batch_delay_ms),
+      network.drop_ppm / 1e4, network.duplicate_ppm / 1e4,
+      static_cast<unsigned long long>(network.min_delay_ms),
       static_cast<unsigned long long>(network.max_delay_ms), network.spike_ppm / 1e4,
       static_cast<unsigned long long>(disk.min_sync_ms),
       static_cast<unsigned long long>(disk.max_sync_ms), disk.torn_write_ppm / 1e4,
@@ -130,7 +133,9 @@ std::string SimConfig::describe() const {
       faults.crash_after_vote_ppm / 1e4, client.clients, client.keys, client.read_log_weight,
       client.read_index_weight, client.read_lease_weight, client.follower_read_ppm / 1e4,
       membership.spare_nodes, static_cast<unsigned long long>(membership.change_mtbf_ticks),
-      membership.burst_ppm / 1e4);
+      membership.burst_ppm / 1e4, static_cast<unsigned long long>(runtime.snapshot_interval),
+      static_cast<unsigned long long>(runtime.snapshot_trailing_entries),
+      faults.crash_after_install_ppm / 1e4);
   std::string out = buffer;
   if (core.planted_bug != core::PlantedBug::kNone) {
     out += " planted=";

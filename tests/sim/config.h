@@ -61,6 +61,9 @@ struct FaultConfig {
   // within a few round trips, with this probability: a vote answered before it was
   // durable is forgotten, and the node may vote again in the same term.
   std::uint32_t crash_after_vote_ppm = 0;
+  // The same for a node that just installed a snapshot a leader sent: its hard state
+  // may survive without the install, beside its old log.
+  std::uint32_t crash_after_install_ppm = 0;
 };
 
 struct ClientConfig {
@@ -101,6 +104,13 @@ struct RuntimeConfig {
   // have been elected (found by Read Sees Committed, seeds 1460 and 2904). Never
   // switched off by from_seed(); the regression test switches it off.
   bool catch_up_missed_ticks = true;
+  // A node takes a snapshot of its state machine once it has applied this many
+  // entries past the newest one it holds (0: never, and nothing compacts the log),
+  // a snapshot-thread's latency later, then compacts its log up to
+  // snapshot_trailing_entries behind the snapshot. A leader sends its newest snapshot
+  // to a follower that needs compacted entries.
+  std::uint64_t snapshot_interval = 0;
+  std::uint64_t snapshot_trailing_entries = 0;
 };
 
 // Membership changes (membership.h): random configuration changes proposed through the

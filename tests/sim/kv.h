@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace raft::sim {
 
@@ -40,6 +41,8 @@ class KvStore {
   // A get without the log.
   KvResult get(const std::string& key) const;
   const std::map<std::string, std::string>& data() const { return data_; }
+  // Replaces the whole state (a snapshot restored).
+  void restore(std::map<std::string, std::string> data) { data_ = std::move(data); }
 
  private:
   std::map<std::string, std::string> data_;

@@ -57,18 +57,18 @@ class Nemesis {
     }
     return rng_.between(0, max_delay_ms);
   }
-  // Whether to crash a node that just granted a vote: after how many ms (within a
-  // sync), and for how long (a quick restart, a few round trips).
-  struct VoterCrash {
+  // Whether to crash a node that just granted a vote (`install` false) or installed a
+  // snapshot: after how many ms (within a sync), and for how long (a quick restart, a
+  // few round trips).
+  struct QuickCrash {
     Time after_ms;
     Time down_ms;
   };
-  std::optional<VoterCrash> crash_after_vote(Time max_sync_ms, Time max_delay_ms) {
-    if (config_.crash_after_vote_ppm == 0 ||
-        !rng_.chance(config_.crash_after_vote_ppm, 1'000'000)) {
-      return std::nullopt;
-    }
-    return VoterCrash{rng_.between(0, max_sync_ms), rng_.between(1, 4 * max_delay_ms)};
+  std::optional<QuickCrash> crash_soon(bool install, Time max_sync_ms, Time max_delay_ms) {
+    const std::uint32_t ppm =
+        install ? config_.crash_after_install_ppm : config_.crash_after_vote_ppm;
+    if (ppm == 0 || !rng_.chance(ppm, 1'000'000)) return std::nullopt;
+    return QuickCrash{rng_.between(0, max_sync_ms), rng_.between(1, 4 * max_delay_ms)};
   }
   // Whether this fault should single out the leader (when there is one).
   bool target_leader() { return rng_.chance(1, 2); }

@@ -32,6 +32,14 @@ SimNode::SimNode(core::NodeId id, const core::Options& options, const pb::Config
 void SimNode::start(std::uint64_t random_seed) {
   options_.random_seed = random_seed;
   ++incarnation_;
+  // The state machine starts from the store's snapshot (which may be newer than the
+  // log's compaction point); entries the core hands out up to it are skipped.
+  if (disk_.snapshot()) {
+    kv_.restore(disk_.snapshot()->data);
+    applied_index_ = disk_.snapshot()->metadata.index();
+    applied_terms_.assign(applied_index_, 0);
+  }
+  skip_through_ = applied_index_;
   core_ = std::make_unique<core::Raft>(options_, disk_.written());
 }
 
@@ -46,6 +54,8 @@ std::string SimNode::crash(core::Rng& rng, std::uint32_t torn_write_ppm) {
   pending_.clear();
   reads_awaiting_index_.clear();
   reads_awaiting_apply_.clear();
+  snapshot_scheduled_ = false;
+  received_snapshot_.reset();
   return disk_.crash(rng, torn_write_ppm);
 }
 
@@ -55,6 +65,7 @@ void SimNode::tick() {
 }
 
 void SimNode::receive(const pb::Message& message) {
+  if (message.has_snapshot_request()) receive_snapshot(message);
   core_->step(message);
   process_ready();
 }
@@ -67,17 +78,20 @@ void SimNode::process_ready() {
 }
 
 void SimNode::handle_ready(core::Ready& ready) {
-  if (ready.snapshot) {
-    // Nothing compacts the log yet, so no leader can need to send a snapshot.
-    throw std::logic_error("simulator: snapshots are not modelled yet");
-  }
   // 1. Messages that need nothing durable go out at once.
-  for (pb::Message& m : ready.messages) env_.send(*this, std::move(m));
+  for (pb::Message& m : ready.messages) send(std::move(m));
   ready.messages.clear();
 
-  // 2. Write; durable later.
+  // 2. Install a snapshot the leader sent, then write; durable later.
+  if (ready.snapshot) {
+    if (!received_snapshot_ || received_snapshot_->metadata.index() != ready.snapshot->index()) {
+      throw std::logic_error("simulator: the core installs a snapshot at index " +
+                             std::to_string(ready.snapshot->index()) + " that no leader sent");
+    }
+    restore(*received_snapshot_);
+  }
   env_.before_write(*this, ready);
-  disk_.write(ready.entries, ready.hard_state);
+  disk_.write(ready.snapshot, ready.entries, ready.hard_state);
   env_.after_write(*this, ready);
   awaiting_persist_.push_back(AwaitingPersist{ready.must_sync ? disk_.written_sequence() : 0,
                                               ready.persist_mark,
@@ -119,13 +133,93 @@ void SimNode::complete_persisted() {
     AwaitingPersist done = std::move(awaiting_persist_.front());
     awaiting_persist_.pop_front();
     core_->on_persisted(done.mark);
-    for (pb::Message& m : done.messages) env_.send(*this, std::move(m));
+    for (pb::Message& m : done.messages) send(std::move(m));
   }
+}
+
+void SimNode::send(pb::Message&& message) {
+  if (message.has_snapshot_request()) {
+    // The core names its log's compaction point; the store may hold a newer snapshot,
+    // and that is what goes (as a real runtime streams its store's newest).
+    const std::optional<SimSnapshot>& snapshot = disk_.snapshot();
+    if (!snapshot || snapshot->metadata.index() < message.snapshot_request().metadata().index()) {
+      throw std::logic_error("simulator: a snapshot request for index " +
+                             std::to_string(message.snapshot_request().metadata().index()) +
+                             " while the store holds none as new");
+    }
+    pb::SnapshotRequest& request = *message.mutable_snapshot_request();
+    *request.mutable_metadata() = snapshot->metadata;
+    request.set_data(encode_snapshot_data(*snapshot));
+  }
+  env_.send(*this, std::move(message));
+}
+
+void SimNode::receive_snapshot(const pb::Message& message) {
+  SimSnapshot snapshot;
+  snapshot.metadata = message.snapshot_request().metadata();
+  if (!decode_snapshot_data(message.snapshot_request().data(), &snapshot)) {
+    throw std::logic_error("simulator: undecodable snapshot at index " +
+                           std::to_string(snapshot.metadata.index()));
+  }
+  // A real runtime writes a snapshot it receives to its store (and syncs it) before
+  // the core sees the request.
+  disk_.save_snapshot(snapshot);
+  received_snapshot_ = std::move(snapshot);
+}
+
+void SimNode::restore(const SimSnapshot& snapshot) {
+  const core::Index index = snapshot.metadata.index();
+  kv_.restore(snapshot.data);
+  applied_index_ = index;
+  applied_terms_.assign(index, 0);
+  skip_through_ = 0;  // a core that installs a snapshot hands out only what follows it
+  // Whether a proposal the snapshot covers committed is unknown here: no answer (the
+  // client's attempt times out, its outcome unknown).
+  pending_.erase(pending_.begin(), pending_.upper_bound(index));
+  env_.on_state(*this, /*restored=*/true);
+  answer_confirmed_reads();
+}
+
+std::string SimNode::take_snapshot() {
+  snapshot_scheduled_ = false;
+  const core::Index index = applied_index_;
+  if (index == 0 || (disk_.snapshot() && disk_.snapshot()->metadata.index() >= index)) return "";
+  // Everything past the store's snapshot was applied from the log in this life, so the
+  // core knows its configuration.
+  SimSnapshot snapshot;
+  snapshot.metadata.set_index(index);
+  snapshot.metadata.set_term(applied_term(index));
+  *snapshot.metadata.mutable_configuration() = core_->configuration_at(index);
+  snapshot.data = kv_.data();
+  disk_.save_snapshot(std::move(snapshot));
+  std::string line = "snapshot at " + std::to_string(index);
+
+  const core::Index trailing = runtime_.snapshot_trailing_entries;
+  const core::Index compact_to = index > trailing ? index - trailing : 0;
+  const std::optional<core::Term> term = disk_.written().term(compact_to);
+  if (compact_to > disk_.written().snapshot_metadata().index() && term) {
+    pb::SnapshotMetadata point;
+    point.set_index(compact_to);
+    point.set_term(*term);
+    *point.mutable_configuration() = core_->configuration_at(compact_to);
+    line += disk_.compact(point)
+                ? ", log compacted to " + std::to_string(compact_to)
+                : ", log not compacted (index " + std::to_string(compact_to) + " not durable yet)";
+  }
+  return line;
+}
+
+void SimNode::report_snapshot(core::NodeId to, bool delivered) {
+  core_->report_snapshot(to, delivered);
+  process_ready();
 }
 
 void SimNode::apply(const std::vector<pb::Entry>& entries) {
   if (entries.empty()) return;
   for (const pb::Entry& entry : entries) {
+    // Covered by the snapshot the state machine started from. Any other entry goes to
+    // the checkers, repeats included.
+    if (entry.index() <= skip_through_) continue;
     env_.on_apply(*this, entry);
     applied_index_ = entry.index();
     if (applied_terms_.size() < entry.index()) applied_terms_.resize(entry.index(), 0);
@@ -139,6 +233,7 @@ void SimNode::apply(const std::vector<pb::Entry>& entries) {
                                std::to_string(entry.index()));
       result = kv_.apply(*command);
     }
+    env_.on_state(*this, /*restored=*/false);
     auto it = pending_.find(entry.index());
     if (it == pending_.end()) continue;
     ClientReply reply;
@@ -156,6 +251,13 @@ void SimNode::apply(const std::vector<pb::Entry>& entries) {
     env_.reply(*this, std::move(reply));
   }
   core_->on_applied(entries.back().index());
+  const std::optional<SimSnapshot>& newest = disk_.snapshot();
+  const core::Index snapshot_index = newest ? newest->metadata.index() : 0;
+  if (runtime_.snapshot_interval > 0 && !snapshot_scheduled_ &&
+      applied_index_ >= snapshot_index + runtime_.snapshot_interval) {
+    snapshot_scheduled_ = true;
+    env_.schedule_snapshot(*this);
+  }
 }
 
 void SimNode::client_request(ClientRequest&& request) {

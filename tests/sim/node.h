@@ -12,6 +12,14 @@
 //   4. committed entries are applied to the node's KvStore at once, and the client
 //      whose proposal landed at that (index, term) gets the result; an entry of
 //      another term at that index means the proposal was lost.
+// With RuntimeConfig::snapshot_interval set, the node snapshots its store every so
+// many applied entries (an event of its own, as a snapshot thread would) into the
+// disk's snapshot store and compacts its log behind it; a leader sends its newest
+// snapshot with every snapshot request the core emits and reports the outcome when
+// the message is delivered or lost; a follower keeps a snapshot it receives in its
+// store and restores its state machine from it when the core installs it. A
+// restarted node restores its state machine from its store's snapshot, then applies
+// what the core hands out beyond it.
 // Client requests are batched (max_batch_commands, batch_delay_ms) into one
 // propose() call, except gets sent by ReadIndex or lease: those call read_index()
 // with a context unique across the node's lives, and are answered from the local
@@ -27,6 +35,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,12 +57,17 @@ class NodeEnv {
   virtual void start_sync(const SimNode& node, std::uint64_t sequence) = 0;
   // Calls node.flush_proposals() after the batch delay.
   virtual void schedule_flush(const SimNode& node) = 0;
+  // Calls node.take_snapshot() a little later (a snapshot thread's latency).
+  virtual void schedule_snapshot(const SimNode& node) = 0;
   virtual void reply(const SimNode& node, ClientReply&& reply) = 0;
 
   // Observation points for the checkers.
   virtual void before_write(const SimNode& node, const core::Ready& ready) = 0;
   virtual void after_write(const SimNode& node, const core::Ready& ready) = 0;
   virtual void on_apply(const SimNode& node, const pb::Entry& entry) = 0;
+  // The state machine reached applied_index(): by applying an entry (`restored`
+  // false) or by restoring a snapshot.
+  virtual void on_state(const SimNode& node, bool restored) = 0;
   virtual void on_sync(const SimNode& node) = 0;
   virtual void on_read_served(const SimNode& node, const ClientRequest& request) = 0;
 };
@@ -77,6 +91,11 @@ class SimNode {
   void sync_done(std::uint64_t sequence);
   void client_request(ClientRequest&& request);
   void flush_proposals();
+  // Snapshots the state machine at applied_index() (unless the store holds one as
+  // new) and compacts the log behind it. Returns a line for the trace, or "".
+  std::string take_snapshot();
+  // The snapshot request this node sent to `to` was delivered, or lost.
+  void report_snapshot(core::NodeId to, bool delivered);
   // Proposes a membership change (the membership schedule's action).
   core::ProposeResult propose_conf_change(const pb::ConfChange& change, std::string* error);
 
@@ -89,7 +108,8 @@ class SimNode {
   const SimDisk& disk() const { return disk_; }
   const KvStore& kv() const { return kv_; }
   core::Index applied_index() const { return applied_index_; }
-  // Term of the entry applied at `index` in this life; 0 if not applied.
+  // Term of the entry applied at `index` in this life; 0 if not applied, or if the
+  // state machine got past it by restoring a snapshot.
   core::Term applied_term(core::Index index) const {
     return index >= 1 && index <= applied_terms_.size() ? applied_terms_[index - 1] : 0;
   }
@@ -109,6 +129,12 @@ class SimNode {
 
   void process_ready();
   void handle_ready(core::Ready& ready);
+  void send(pb::Message&& message);
+  // Keeps the snapshot a leader sent in the store (before the core sees its request).
+  void receive_snapshot(const pb::Message& message);
+  // The core installs `snapshot`: the state machine becomes it, and proposals it
+  // covers lose their answer.
+  void restore(const SimSnapshot& snapshot);
   void start_sync();
   void complete_persisted();
   void apply(const std::vector<pb::Entry>& entries);
@@ -131,6 +157,11 @@ class SimNode {
   KvStore kv_;
   core::Index applied_index_ = 0;
   std::vector<core::Term> applied_terms_;
+  // Entries the core hands out up to here are skipped: the state machine started this
+  // life from the store's snapshot at this index, past the log's compaction point.
+  core::Index skip_through_ = 0;
+  bool snapshot_scheduled_ = false;
+  std::optional<SimSnapshot> received_snapshot_;  // the latest a leader sent, this life
 
   std::deque<ClientRequest> proposal_queue_;
   std::map<core::Index, PendingProposal> pending_;

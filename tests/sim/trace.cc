@@ -58,7 +58,8 @@ std::string describe(const pb::Message& m) {
       break;
     case pb::Message::kHeartbeatResponse: out = "HeartbeatResponse" + route; break;
     case pb::Message::kSnapshotRequest:
-      out = "SnapshotRequest" + route + " index=" + u(m.snapshot_request().metadata().index());
+      out = "SnapshotRequest" + route + " last=(" + u(m.snapshot_request().metadata().index()) +
+            ",t" + u(m.snapshot_request().metadata().term()) + ")";
       break;
     case pb::Message::kTimeoutNow: out = "TimeoutNow" + route; break;
     case pb::Message::kReadIndexRequest: out = "ReadIndexRequest" + route; break;
