@@ -33,6 +33,16 @@ enum class PlantedBug {
   // change while an earlier one is uncommitted, or before this leader has committed
   // an entry of its term; two changes in a row may have disjoint majorities.
   kConfChangeWhileInFlight,
+  // §7: a follower sent a snapshot whose last index its log already holds keeps its
+  // log after it, without checking that the entry there has the snapshot's term (an
+  // entry of a deposed leader does not match, and neither does what follows it), and
+  // takes its own entries up to that index for committed ones.
+  kSnapshotMatchIgnoresTerm,
+  // Store the commit index a received snapshot implies before its install is durable
+  // (a crash may keep that hard state beside the old log, whose entries past the old
+  // commit index may be a deposed leader's). Found in this core by the simulator's
+  // first traces with snapshots.
+  kCommitStoredBeforeInstall,
 };
 
 const char* to_string(PlantedBug bug);

@@ -32,6 +32,8 @@ const char* to_string(PlantedBug bug) {
     case PlantedBug::kReadIndexWithoutHeartbeat: return "read-index-without-heartbeat";
     case PlantedBug::kLeaseWithoutCheckQuorum: return "lease-without-check-quorum";
     case PlantedBug::kConfChangeWhileInFlight: return "conf-change-while-in-flight";
+    case PlantedBug::kSnapshotMatchIgnoresTerm: return "snapshot-match-ignores-term";
+    case PlantedBug::kCommitStoredBeforeInstall: return "commit-stored-before-install";
   }
   return "?";
 }
@@ -826,7 +828,8 @@ void Raft::handle_snapshot_request(const pb::Message& m) {
   out->set_success(true);
   if (metadata.index() <= log_->committed()) {
     out->set_index(log_->committed());  // stale: we already have all of it
-  } else if (log_->match_term(metadata.index(), metadata.term())) {
+  } else if (log_->match_term(metadata.index(), metadata.term()) ||
+             (RAFT_PLANTED(kSnapshotMatchIgnoresTerm) && log_->term(metadata.index()))) {
     // Our log already contains the snapshot's last entry: by Log Matching everything
     // up to it matches, so just commit it and keep the rest of the log.
     log_->commit_to(metadata.index());
@@ -1213,7 +1216,9 @@ Index Raft::hard_state_commit() const {
   // deposed leader's, beside whatever hard state survived. So the stored commit index
   // stays what it was until then (a restart from the installed snapshot takes the
   // snapshot's index as committed anyway).
-  if (log_->snapshot_pending()) return last_handed_out_hard_state_.commit();
+  if (log_->snapshot_pending() && !RAFT_PLANTED(kCommitStoredBeforeInstall)) {
+    return last_handed_out_hard_state_.commit();
+  }
   return std::min(log_->committed(), log_->persisted_index());
 }
 

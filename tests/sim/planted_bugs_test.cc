@@ -83,6 +83,15 @@ TEST(PlantedBugs, ConfChangeWhileInFlight) {
 TEST(PlantedBugs, ConfChangeWhileInFlightByItsConsequences) {
   expect_caught(PlantedBug::kConfChangeWhileInFlight, {property::kOneChangeAtATime});
 }
+// Snapshots: a follower keeps a log that does not match the snapshot it was sent.
+TEST(PlantedBugs, SnapshotMatchIgnoresTerm) {
+  expect_caught(PlantedBug::kSnapshotMatchIgnoresTerm);
+}
+// ... or stores the commit index an install implies before the install is durable
+// (the bug the simulator found in this core once it compacted logs).
+TEST(PlantedBugs, CommitStoredBeforeInstall) {
+  expect_caught(PlantedBug::kCommitStoredBeforeInstall);
+}
 
 }  // namespace
 }  // namespace raft::sim

@@ -49,7 +49,8 @@ std::optional<raft::core::PlantedBug> parse_bug(const std::string& name) {
        {PlantedBug::kNone, PlantedBug::kVoteWithoutLogCheck, PlantedBug::kCommitOldTermByCounting,
         PlantedBug::kVoteBeforePersist, PlantedBug::kAppendWithoutPrevCheck,
         PlantedBug::kLeaderIgnoresHigherTerm, PlantedBug::kReadIndexWithoutHeartbeat,
-        PlantedBug::kLeaseWithoutCheckQuorum, PlantedBug::kConfChangeWhileInFlight}) {
+        PlantedBug::kLeaseWithoutCheckQuorum, PlantedBug::kConfChangeWhileInFlight,
+        PlantedBug::kSnapshotMatchIgnoresTerm, PlantedBug::kCommitStoredBeforeInstall}) {
     if (name == raft::core::to_string(bug)) return bug;
   }
   return std::nullopt;
