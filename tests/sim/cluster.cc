@@ -40,7 +40,8 @@ Cluster::Cluster(const SimConfig& config, std::FILE* trace)
       crash_rng_(stream(config.seed, 3)),
       network_(config.total_nodes(), config.network, stream(config.seed, 4)),
       nemesis_(config.faults, config.total_nodes(), stream(config.seed, 5)),
-      membership_(config.membership, config.total_nodes(), stream(config.seed, 6)) {
+      membership_(config.membership, config.total_nodes(), stream(config.seed, 6)),
+      transfer_rng_(stream(config.seed, 7)) {
   pb::Configuration bootstrap;
   for (int i = 1; i <= config_.node_count; ++i) bootstrap.add_voters(static_cast<core::NodeId>(i));
   const Time drift = config_.runtime.max_tick_drift_ms;
@@ -80,6 +81,7 @@ RunResult Cluster::run() {
     schedule_fault(FaultKind::kPartition);
     schedule_fault(FaultKind::kPause);
     schedule_membership();
+    schedule_transfer();
     schedule(config_.safety_ticks * kMsPerTick, EventKind::kEndSafety);
 
     while (!finished_ && !violation_ && !queue_.empty()) {
@@ -299,6 +301,22 @@ void Cluster::dispatch(Event& event) {
           ++partition_generation_;
       return;
     }
+    case EventKind::kDeafen: {
+      // A leader that just asked another node to take over stops hearing the others
+      // (event.value: its term); they still hear it, so its TimeoutNow goes through.
+      if (liveness_phase_ || !deliverable(event)) return;
+      const SimNode& victim = node(event.node);
+      if (victim.core().role() != core::Role::kLeader || victim.core().term() != event.value)
+        return;
+      ++stats_.strikes;
+      network_.heal();
+      ++stats_.partitions;
+      const std::string shape = network_.deafen(victim.id());
+      if (trace_.on()) trace("strike the leader handing over: " + shape);
+      schedule(nemesis_.duration(FaultKind::kPartition), EventKind::kHeal).value =
+          ++partition_generation_;
+      return;
+    }
     case EventKind::kCrashVoter:
       // A node that granted a vote or installed a snapshot crashes (event.value: when
       // it restarts).
@@ -310,6 +328,11 @@ void Cluster::dispatch(Event& event) {
       if (liveness_phase_) return;
       change_membership();
       schedule_membership();
+      return;
+    case EventKind::kTransfer:
+      if (liveness_phase_) return;
+      transfer_leadership();
+      schedule_transfer();
       return;
     case EventKind::kEndSafety: end_safety_phase(); return;
     case EventKind::kLivenessProbe:
@@ -459,6 +482,38 @@ void Cluster::change_membership() {
   }
 }
 
+void Cluster::schedule_transfer() {
+  const std::uint64_t mtbf = config_.membership.transfer_mtbf_ticks;
+  if (mtbf != 0) schedule(transfer_rng_.between(1, 2 * mtbf * kMsPerTick), EventKind::kTransfer);
+}
+
+void Cluster::transfer_leadership() {
+  const core::NodeId id = current_leader();
+  if (id == core::kNoNode || now_ < paused_until_[id - 1]) return;
+  SimNode& leader = mutable_node(id);
+  catch_up(leader);
+  if (!leader.up() || leader.core().role() != core::Role::kLeader) return;
+  // Usually a voter of the leader's configuration; one time in eight any node (itself,
+  // a learner, a spare: the core must refuse or ignore those).
+  const pb::Configuration& configuration = leader.core().configuration();
+  core::NodeId target = core::kNoNode;
+  if (transfer_rng_.chance(1, 8) || configuration.voters_size() < 2) {
+    target = transfer_rng_.between(1, static_cast<std::uint64_t>(node_count()));
+  } else {
+    do {
+      target = configuration.voters(static_cast<int>(
+          transfer_rng_.below(static_cast<std::uint64_t>(configuration.voters_size()))));
+    } while (target == id);
+  }
+  const std::optional<core::TransferError> error = leader.transfer_leadership(target);
+  if (!error && target != id) ++stats_.transfers;
+  if (trace_.on()) {
+    trace("operator: " + n(id) + " hands leadership to " + n(target) + ": " +
+          (error ? std::string("refused (") + core::to_string(*error) + ")" : "accepted"));
+  }
+  after_node_event(leader);
+}
+
 void Cluster::end_safety_phase() {
   liveness_phase_ = true;
   liveness_start_ = now_;
@@ -600,6 +655,15 @@ void Cluster::send(const SimNode& from, pb::Message&& message) {
   if (message.has_vote_response() && message.vote_response().granted() &&
       !message.vote_response().pre_vote()) {
     maybe_crash_soon(from, /*install=*/false);
+  }
+  if (message.has_timeout_now() && !liveness_phase_) {
+    // The leader handing over stops hearing the cluster while its successor takes
+    // over: what it serves meanwhile must not rely on a lease the transfer voided.
+    if (const auto delay = nemesis_.deafen_after_handover(config_.network.min_delay_ms)) {
+      Event& e = schedule(*delay, EventKind::kDeafen, from.id());
+      e.incarnation = from.incarnation();
+      e.value = message.term();
+    }
   }
   const SimNetwork::Route route = network_.route(message.from(), message.to());
   if (route.copies == 0 && trace_.on()) trace("drop " + describe(message));

@@ -52,6 +52,7 @@ struct RunStats {
   std::uint64_t strikes = 0;               // new leaders isolated or crashed right after election
   std::uint64_t conf_changes = 0;          // membership changes a leader accepted
   std::uint64_t conf_changes_refused = 0;  // ... and refused (in flight, not leader yet)
+  std::uint64_t transfers = 0;             // leadership transfers a leader accepted
   std::uint64_t snapshots_taken = 0;       // by nodes of their own state machines
   std::uint64_t snapshots_installed = 0;   // sent by a leader and installed by the core
   std::uint64_t client_ops_ok = 0;
@@ -106,8 +107,10 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
     kHeal,
     kPause,
     kStrike,
+    kDeafen,      // a leader that just handed over stops hearing the cluster
     kCrashVoter,  // crash soon after a vote or an install (maybe_crash_soon)
     kMembership,
+    kTransfer,  // the operator asks the leader to hand leadership over
     kEndSafety,
     kLivenessProbe,
     kLivenessDeadline,
@@ -166,6 +169,8 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
   void schedule_tick(const SimNode& node, Time delay_ms);
   void schedule_fault(FaultKind kind);
   void schedule_membership();
+  void schedule_transfer();
+  void transfer_leadership();
   void change_membership();
   void end_safety_phase();
   // Extra ticks the liveness phase allows for members that must catch up a long log.
@@ -190,6 +195,7 @@ class Cluster final : public ClusterView, private NodeEnv, private ClientEnv {
   SimNetwork network_;
   Nemesis nemesis_;
   MembershipSchedule membership_;
+  core::Rng transfer_rng_;  // leadership transfers: when, and to whom
   std::vector<std::unique_ptr<SimNode>> nodes_;
   std::vector<Time> tick_period_ms_;  // per node (index id - 1)
   std::vector<Time> paused_until_;

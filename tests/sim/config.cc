@@ -94,6 +94,8 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
   c.runtime.snapshot_interval = pick<std::uint64_t>(rng, {0, 0, 3, 10, 50});
   c.runtime.snapshot_trailing_entries = pick<std::uint64_t>(rng, {0, 1, 5, 20});
   f.crash_after_install_ppm = pick<std::uint32_t>(rng, {0, 300'000, 600'000});
+  m.transfer_mtbf_ticks = pick<std::uint64_t>(rng, {0, 300, 100, 40});
+  f.deafen_after_handover_ppm = pick<std::uint32_t>(rng, {300'000, 600'000, 900'000});
   c.derive_bounds();
   return c;
 }
@@ -116,7 +118,8 @@ std::string SimConfig::describe() const {
       "batch=%d/%llums drop=%.1f%% dup=%.1f%% delay=%llu..%llums spike=%.1f%% sync=%llu..%llums "
       "torn=%.0f%% crash_mtbf=%llu partition_mtbf=%llu pause_mtbf=%llu strike=%.0f%% "
       "vote_crash=%.0f%% clients=%d keys=%d reads=log:%d/index:%d/lease:%d follower_reads=%.0f%% "
-      "spares=%d conf_mtbf=%llu conf_burst=%.0f%% snapshots=%llu/%llu install_crash=%.0f%%",
+      "spares=%d conf_mtbf=%llu conf_burst=%.0f%% snapshots=%llu/%llu install_crash=%.0f%% "
+      "transfer_mtbf=%llu deafen=%.0f%%",
       node_count, static_cast<unsigned long long>(safety_ticks), core.election_timeout_ticks,
       core.heartbeat_interval_ticks, core.pre_vote ? 1 : 0, core.check_quorum ? 1 : 0,
       core.max_inflight_appends, core.coalesce_appends ? 1 : 0, core.narrow_read_rounds ? 1 : 0,
@@ -135,7 +138,9 @@ std::string SimConfig::describe() const {
       membership.spare_nodes, static_cast<unsigned long long>(membership.change_mtbf_ticks),
       membership.burst_ppm / 1e4, static_cast<unsigned long long>(runtime.snapshot_interval),
       static_cast<unsigned long long>(runtime.snapshot_trailing_entries),
-      faults.crash_after_install_ppm / 1e4);
+      faults.crash_after_install_ppm / 1e4,
+      static_cast<unsigned long long>(membership.transfer_mtbf_ticks),
+      faults.deafen_after_handover_ppm / 1e4);
   std::string out = buffer;
   if (core.planted_bug != core::PlantedBug::kNone) {
     out += " planted=";

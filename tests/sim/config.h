@@ -64,6 +64,10 @@ struct FaultConfig {
   // The same for a node that just installed a snapshot a leader sent: its hard state
   // may survive without the install, beside its old log.
   std::uint32_t crash_after_install_ppm = 0;
+  // A leader that just told its successor to campaign (a leadership transfer's
+  // TimeoutNow) stops hearing the others within a few milliseconds, with this
+  // probability: it must not serve lease reads that the transfer voided.
+  std::uint32_t deafen_after_handover_ppm = 0;
 };
 
 struct ClientConfig {
@@ -127,6 +131,10 @@ struct MembershipConfig {
   // Voter-count bounds the schedule keeps (a removal never goes below min_voters).
   int min_voters = 3;
   int max_voters = 5;
+  // The operator also asks the leader, now and then, to hand leadership to another
+  // node (Raft::transfer_leadership: usually a voter of its configuration, sometimes
+  // any node); mean time between two requests, 0 = never.
+  std::uint64_t transfer_mtbf_ticks = 0;
   // Whether voters may be removed. Off when both PreVote and CheckQuorum are off: then
   // Raft has no defence against a removed server that never learnt of its removal
   // (dissertation §4.2.3); it would disrupt the cluster with higher terms forever.

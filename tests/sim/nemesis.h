@@ -51,11 +51,12 @@ class Nemesis {
   }
   // Whether to strike a node that just became leader, and after how many ms.
   std::optional<Time> strike_new_leader(Time max_delay_ms) {
-    if (config_.strike_new_leader_ppm == 0 ||
-        !rng_.chance(config_.strike_new_leader_ppm, 1'000'000)) {
-      return std::nullopt;
-    }
-    return rng_.between(0, max_delay_ms);
+    return strike(config_.strike_new_leader_ppm, max_delay_ms);
+  }
+  // Whether a leader that just told its successor to campaign (TimeoutNow) stops
+  // hearing the cluster, and after how many ms.
+  std::optional<Time> deafen_after_handover(Time max_delay_ms) {
+    return strike(config_.deafen_after_handover_ppm, max_delay_ms);
   }
   // Whether to crash a node that just granted a vote (`install` false) or installed a
   // snapshot: after how many ms (within a sync), and for how long (a quick restart, a
@@ -78,6 +79,10 @@ class Nemesis {
   core::Rng& rng() { return rng_; }
 
  private:
+  std::optional<Time> strike(std::uint32_t ppm, Time max_delay_ms) {
+    if (ppm == 0 || !rng_.chance(ppm, 1'000'000)) return std::nullopt;
+    return rng_.between(0, max_delay_ms);
+  }
   std::uint64_t mtbf(FaultKind kind) const {
     switch (kind) {
       case FaultKind::kCrash: return config_.crash_mtbf_ticks;

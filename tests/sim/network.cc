@@ -144,6 +144,13 @@ std::string SimNetwork::partition_random(core::NodeId focus) {
   return std::string(to_string(kind)) + ": " + partition(kind, focus);
 }
 
+std::string SimNetwork::deafen(core::NodeId x) {
+  for (int i = 1; i <= node_count_; ++i) {
+    if (static_cast<core::NodeId>(i) != x) cut(static_cast<core::NodeId>(i), x);
+  }
+  return "n" + std::to_string(x) + " hears nobody";
+}
+
 void SimNetwork::heal() {
   std::fill(cut_.begin(), cut_.end(), false);
   partitioned_ = false;

@@ -51,6 +51,8 @@ class SimNetwork {
   // minority, the one whose links are cut one way, or the bridge.
   std::string partition(PartitionKind kind, core::NodeId focus = core::kNoNode);
   std::string partition_random(core::NodeId focus = core::kNoNode);
+  // Cuts every link into `x`: it hears nobody, and everybody still hears it.
+  std::string deafen(core::NodeId x);
   void heal();
 
   // The liveness phase: no more loss, duplication or spikes (delays stay).

@@ -358,6 +358,12 @@ void SimNode::answer_confirmed_reads() {
   }
 }
 
+std::optional<core::TransferError> SimNode::transfer_leadership(core::NodeId to) {
+  const std::optional<core::TransferError> error = core_->transfer_leadership(to);
+  process_ready();
+  return error;
+}
+
 core::ProposeResult SimNode::propose_conf_change(const pb::ConfChange& change, std::string* error) {
   const core::ProposeResult result = core_->propose_conf_change(change, error);
   process_ready();

@@ -98,6 +98,8 @@ class SimNode {
   void report_snapshot(core::NodeId to, bool delivered);
   // Proposes a membership change (the membership schedule's action).
   core::ProposeResult propose_conf_change(const pb::ConfChange& change, std::string* error);
+  // Asks the core to hand leadership to `to` (the operator's action).
+  std::optional<core::TransferError> transfer_leadership(core::NodeId to);
 
   // Introspection (for the cluster, checkers and traces).
   core::NodeId id() const { return id_; }

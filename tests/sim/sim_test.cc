@@ -221,6 +221,7 @@ TEST(Simulation, SmallSweepPassesAndDoesWork) {
     total.reads_without_log += result.stats.reads_without_log;
     total.snapshots_taken += result.stats.snapshots_taken;
     total.snapshots_installed += result.stats.snapshots_installed;
+    total.transfers += result.stats.transfers;
     EXPECT_FALSE(result.stats.linearizability_gave_up) << "seed " << seed;
   }
   // The runs exercised the system: operations committed, nodes crashed, leaders changed.
@@ -233,6 +234,8 @@ TEST(Simulation, SmallSweepPassesAndDoesWork) {
   // Logs were compacted behind snapshots, and leaders sent some to followers.
   EXPECT_GT(total.snapshots_taken, 1000u);
   EXPECT_GT(total.snapshots_installed, 10u);
+  // The operator handed leadership over.
+  EXPECT_GT(total.transfers, 20u);
 }
 
 // A walk of the membership schedule over the configurations it produces: every
@@ -317,12 +320,14 @@ namespace {
 // The seeds were found before appends were coalesced, and need that schedule. (1460,
 // one of the first two, no longer meets the stall once removed nodes learned of their
 // removal, which changed the schedule of runs with membership changes; 3206 does.)
-// They were found before snapshots were simulated, and need a schedule without them.
+// They were found before snapshots and leadership transfers were simulated, and need
+// a schedule without them.
 TEST(Regression, LeaseReadAfterPauseNeedsTheMissedTicks) {
   for (std::uint64_t seed : {3206u, 3535u}) {
     SimConfig config = SimConfig::from_seed(seed);
     config.core.coalesce_appends = false;
     config.runtime.snapshot_interval = 0;
+    config.membership.transfer_mtbf_ticks = 0;
     EXPECT_TRUE(run_simulation(config).ok()) << "seed " << seed;
     config.runtime.catch_up_missed_ticks = false;
     const RunResult result = run_simulation(config);

@@ -60,6 +60,7 @@ struct Overrides {
   std::uint64_t ticks = 0;
   int nodes = 0;
   std::optional<std::uint64_t> snapshot_interval;
+  std::optional<std::uint64_t> transfer_mtbf;
   std::vector<std::string> ignored;
   raft::core::PlantedBug bug = raft::core::PlantedBug::kNone;
 };
@@ -69,6 +70,7 @@ SimConfig config_for(std::uint64_t seed, const Overrides& o) {
   if (o.ticks != 0) config.safety_ticks = o.ticks;
   if (o.nodes != 0) config.node_count = o.nodes;
   if (o.snapshot_interval) config.runtime.snapshot_interval = *o.snapshot_interval;
+  if (o.transfer_mtbf) config.membership.transfer_mtbf_ticks = *o.transfer_mtbf;
   config.core.planted_bug = o.bug;
   config.ignored_properties.insert(o.ignored.begin(), o.ignored.end());
   config.derive_bounds();
@@ -81,7 +83,8 @@ void print_stats(const raft::sim::RunStats& s) {
       "partitions, "
       "%llu pauses, %llu strikes, %llu leaders (max term %llu), commit index %llu, %llu client ops "
       "ok + %llu unknown (%llu reads without the log), %llu membership changes (+%llu refused), "
-      "%llu snapshots taken, %llu installed, linearizability %llu steps%s\n",
+      "%llu snapshots taken, %llu installed, %llu leadership transfers, linearizability %llu "
+      "steps%s\n",
       static_cast<unsigned long long>(s.simulated_ticks), static_cast<unsigned long long>(s.events),
       static_cast<unsigned long long>(s.messages_sent),
       static_cast<unsigned long long>(s.messages_delivered),
@@ -98,6 +101,7 @@ void print_stats(const raft::sim::RunStats& s) {
       static_cast<unsigned long long>(s.conf_changes_refused),
       static_cast<unsigned long long>(s.snapshots_taken),
       static_cast<unsigned long long>(s.snapshots_installed),
+      static_cast<unsigned long long>(s.transfers),
       static_cast<unsigned long long>(s.linearizability_steps),
       s.linearizability_gave_up ? " (gave up)" : "");
 }
@@ -110,6 +114,7 @@ std::string replay_command(std::uint64_t seed, const Overrides& o) {
   if (o.ticks != 0) out += " --ticks " + std::to_string(o.ticks);
   if (o.nodes != 0) out += " --nodes " + std::to_string(o.nodes);
   if (o.snapshot_interval) out += " --snapshot-interval " + std::to_string(*o.snapshot_interval);
+  if (o.transfer_mtbf) out += " --transfer-mtbf " + std::to_string(*o.transfer_mtbf);
   for (const std::string& property : o.ignored) out += " --ignore '" + property + "'";
   return out + " --trace";
 }
@@ -134,6 +139,9 @@ int main(int argc, char** argv) {
   app.add_option("--snapshot-interval", overrides.snapshot_interval,
                  "Override the entries applied between two snapshots of a node (0: none, and "
                  "no log is compacted)");
+  app.add_option("--transfer-mtbf", overrides.transfer_mtbf,
+                 "Override the mean ticks between two leadership transfers asked of the leader "
+                 "(0: none)");
   app.add_option("--ignore", overrides.ignored,
                  "Do not report violations of this property (repeatable), e.g. --ignore 'Durable "
                  "Before Promise'");
@@ -184,7 +192,7 @@ int main(int argc, char** argv) {
   }
   const auto start = std::chrono::steady_clock::now();
   std::uint64_t runs = 0, failures = 0, ticks = 0, events = 0, ops = 0, unknown = 0, gave_up = 0;
-  std::uint64_t reads = 0, conf_changes = 0, snapshots = 0, installs = 0;
+  std::uint64_t reads = 0, conf_changes = 0, snapshots = 0, installs = 0, transfers = 0;
   for (std::uint64_t s = range->first; s <= range->last; ++s) {
     const RunResult result = raft::sim::run_simulation(config_for(s, overrides));
     ++runs;
@@ -196,6 +204,7 @@ int main(int argc, char** argv) {
     conf_changes += result.stats.conf_changes;
     snapshots += result.stats.snapshots_taken;
     installs += result.stats.snapshots_installed;
+    transfers += result.stats.transfers;
     if (result.stats.linearizability_gave_up) ++gave_up;
     if (!result.ok()) {
       ++failures;
@@ -215,14 +224,14 @@ int main(int argc, char** argv) {
   std::printf(
       "seeds %llu..%llu: %llu run, %llu failed | %llu simulated ticks | %llu events | %llu client "
       "ops ok (%llu reads without the log) + %llu unknown | %llu membership changes | "
-      "%llu snapshots (%llu installed from a leader) | linearizability gave up on %llu | "
-      "wall %.1fs\n",
+      "%llu snapshots (%llu installed from a leader) | %llu leadership transfers | "
+      "linearizability gave up on %llu | wall %.1fs\n",
       static_cast<unsigned long long>(range->first), static_cast<unsigned long long>(range->last),
       static_cast<unsigned long long>(runs), static_cast<unsigned long long>(failures),
       static_cast<unsigned long long>(ticks), static_cast<unsigned long long>(events),
       static_cast<unsigned long long>(ops), static_cast<unsigned long long>(reads),
       static_cast<unsigned long long>(unknown), static_cast<unsigned long long>(conf_changes),
       static_cast<unsigned long long>(snapshots), static_cast<unsigned long long>(installs),
-      static_cast<unsigned long long>(gave_up), wall);
+      static_cast<unsigned long long>(transfers), static_cast<unsigned long long>(gave_up), wall);
   return (failures == 0) != expect_failure ? 0 : 1;
 }
