@@ -43,6 +43,11 @@ enum class PlantedBug {
   // commit index may be a deposed leader's). Found in this core by the simulator's
   // first traces with snapshots.
   kCommitStoredBeforeInstall,
+  // Dissertation §3.10 with §6.4.1: go on serving lease reads while handing
+  // leadership over. The target campaigns at once and voters grant it despite their
+  // leader's lease (the leader asked for this election), so a new leader may commit
+  // while the old one still reads from its lease.
+  kLeaseDuringTransfer,
 };
 
 const char* to_string(PlantedBug bug);

@@ -34,6 +34,7 @@ const char* to_string(PlantedBug bug) {
     case PlantedBug::kConfChangeWhileInFlight: return "conf-change-while-in-flight";
     case PlantedBug::kSnapshotMatchIgnoresTerm: return "snapshot-match-ignores-term";
     case PlantedBug::kCommitStoredBeforeInstall: return "commit-stored-before-install";
+    case PlantedBug::kLeaseDuringTransfer: return "lease-during-transfer";
   }
   return "?";
 }
@@ -1009,8 +1010,10 @@ bool Raft::lease_valid() const {
   if (RAFT_PLANTED(kLeaseWithoutCheckQuorum)) {
     return role_ == Role::kLeader && log_->committed() >= term_start_index_;
   }
-  if (!options_.check_quorum || role_ != Role::kLeader || transfer_target_ != kNoNode ||
-      timeout_now_sent_ || log_->committed() < term_start_index_) {
+  const bool transferring =
+      (transfer_target_ != kNoNode || timeout_now_sent_) && !RAFT_PLANTED(kLeaseDuringTransfer);
+  if (!options_.check_quorum || role_ != Role::kLeader || transferring ||
+      log_->committed() < term_start_index_) {
     return false;
   }
   // The latest tick such that a quorum acknowledged a heartbeat sent at or after it.

@@ -50,7 +50,8 @@ std::optional<raft::core::PlantedBug> parse_bug(const std::string& name) {
         PlantedBug::kVoteBeforePersist, PlantedBug::kAppendWithoutPrevCheck,
         PlantedBug::kLeaderIgnoresHigherTerm, PlantedBug::kReadIndexWithoutHeartbeat,
         PlantedBug::kLeaseWithoutCheckQuorum, PlantedBug::kConfChangeWhileInFlight,
-        PlantedBug::kSnapshotMatchIgnoresTerm, PlantedBug::kCommitStoredBeforeInstall}) {
+        PlantedBug::kSnapshotMatchIgnoresTerm, PlantedBug::kCommitStoredBeforeInstall,
+        PlantedBug::kLeaseDuringTransfer}) {
     if (name == raft::core::to_string(bug)) return bug;
   }
   return std::nullopt;
