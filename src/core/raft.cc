@@ -900,6 +900,10 @@ void Raft::handle_append_response(const pb::Message& m) {
   if (maybe_commit()) {
     if (role_ != Role::kLeader) return;  // removed by the change that just committed
     commit_broadcast_pending_ = true;    // tell everyone the new commit index (ready())
+    // The commit may have changed the configuration (leaving a joint one), which
+    // rebuilds every follower's Progress: `progress` points at freed memory now.
+    progress = tracker_->progress(m.from());
+    if (progress == nullptr) return;
   } else {
     while (send_append(m.from(), /*send_if_empty=*/false)) {
     }

@@ -110,6 +110,36 @@ TEST(Dissertation3_10_Transfer, LaggingTargetCaughtUpFirst) {
   EXPECT_EQ(c.node(1).role(), Role::kFollower);
 }
 
+// §3.10 with §6: the acknowledgement from the target that commits a joint
+// configuration makes the leader leave it at once (auto-leave), and leaving rebuilds
+// every follower's progress. The transfer goes on against the new configuration: the
+// target catches up with the leave entry, then gets TimeoutNow. (The leader used to
+// check the target's progress through a pointer that leaving had freed; the simulator
+// found it under AddressSanitizer once it transferred leadership.)
+TEST(Dissertation3_10_Transfer, TargetsAckThatCommitsAJointConfiguration) {
+  TestCluster c(3);
+  make_leader(c, 1);
+  c.add_node(joiner_options(4));
+  // Only node 2's acknowledgements can commit: 3 and 4 hear no appends.
+  c.drop_when = [](const pb::Message& m) {
+    return m.has_append_request() && (m.to() == 3 || m.to() == 4);
+  };
+  const ProposeResult r = c.propose_conf_change(
+      1, conf_change({conf_single(pb::CONF_ADD_VOTER, 4), conf_single(pb::CONF_REMOVE, 3)}));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(describe(c.node(1).configuration()), "voters=[1 2 4] outgoing=[1 2 3] auto_leave");
+  ASSERT_FALSE(c.node(1).transfer_leadership(2).has_value());
+
+  Index target_last_at_timeout_now = 0;
+  c.on_deliver = [&](const pb::Message& m) {
+    if (m.has_timeout_now()) target_last_at_timeout_now = c.node(2).last_index();
+  };
+  c.stabilize();
+  EXPECT_EQ(target_last_at_timeout_now, r.last_index + 1) << "after the leave entry";
+  EXPECT_EQ(c.node(2).role(), Role::kLeader);
+  EXPECT_EQ(describe(c.node(2).configuration()), "voters=[1 2 4]");
+}
+
 // §3.10: "the prior leader stops accepting new client requests" while the transfer is
 // under way (they would be lost or delay it), membership changes included.
 TEST(Dissertation3_10_Transfer, ProposalsRefusedDuringTransfer) {
