@@ -34,11 +34,7 @@ void SimNode::start(std::uint64_t random_seed) {
   ++incarnation_;
   // The state machine starts from the store's snapshot (which may be newer than the
   // log's compaction point); entries the core hands out up to it are skipped.
-  if (disk_.snapshot()) {
-    kv_.restore(disk_.snapshot()->data);
-    applied_index_ = disk_.snapshot()->metadata.index();
-    applied_terms_.assign(applied_index_, 0);
-  }
+  if (disk_.snapshot()) load_state(*disk_.snapshot());
   skip_through_ = applied_index_;
   core_ = std::make_unique<core::Raft>(options_, disk_.written());
 }
@@ -167,11 +163,15 @@ void SimNode::receive_snapshot(const pb::Message& message) {
   received_snapshot_ = std::move(snapshot);
 }
 
+void SimNode::load_state(const SimSnapshot& snapshot) {
+  kv_.restore(snapshot.data);
+  applied_index_ = snapshot.metadata.index();
+  applied_terms_.assign(applied_index_, 0);
+}
+
 void SimNode::restore(const SimSnapshot& snapshot) {
   const core::Index index = snapshot.metadata.index();
-  kv_.restore(snapshot.data);
-  applied_index_ = index;
-  applied_terms_.assign(index, 0);
+  load_state(snapshot);
   skip_through_ = 0;  // a core that installs a snapshot hands out only what follows it
   // Whether a proposal the snapshot covers committed is unknown here: no answer (the
   // client's attempt times out, its outcome unknown).

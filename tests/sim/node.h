@@ -134,6 +134,8 @@ class SimNode {
   void send(pb::Message&& message);
   // Keeps the snapshot a leader sent in the store (before the core sees its request).
   void receive_snapshot(const pb::Message& message);
+  // The state machine becomes `snapshot` (nothing applied one by one up to it).
+  void load_state(const SimSnapshot& snapshot);
   // The core installs `snapshot`: the state machine becomes it, and proposals it
   // covers lose their answer.
   void restore(const SimSnapshot& snapshot);
