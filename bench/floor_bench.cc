@@ -34,15 +34,12 @@
 #include <thread>
 #include <vector>
 
+#include "bench/die.h"
+
 namespace raft::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "raft-bench floor: %s: %s\n", what.c_str(), std::strerror(errno));
-  std::exit(1);
-}
 
 double percentile_us(std::vector<double>& samples, double fraction) {
   std::sort(samples.begin(), samples.end());
@@ -76,25 +73,26 @@ std::vector<double> append_latencies_us(const std::string& dir, int rounds, int 
       const std::string path = dir + "/floor-" + std::to_string(w);
       const off_t size = static_cast<off_t>(run.bytes) * rounds;
       int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-      if (fd < 0) die(path);
+      if (fd < 0) die_errno("floor", path);
       if (run.over_zeros) {
         const std::string zeros(1 << 20, '\0');
         for (off_t at = 0; at < size; at += static_cast<off_t>(zeros.size())) {
-          if (::pwrite(fd, zeros.data(), zeros.size(), at) != static_cast<ssize_t>(zeros.size())) die("zero " + path);
+          if (::pwrite(fd, zeros.data(), zeros.size(), at) != static_cast<ssize_t>(zeros.size()))
+            die_errno("floor", "zero " + path);
         }
-        if (::fsync(fd) != 0) die("fsync " + path);
+        if (::fsync(fd) != 0) die_errno("floor", "fsync " + path);
       } else if (::posix_fallocate(fd, 0, std::max<off_t>(size, 64 << 20)) != 0) {
-        die("fallocate " + path);
+        die_errno("floor", "fallocate " + path);
       }
       int flags = O_WRONLY | O_CLOEXEC;
       if (run.method == SyncMethod::kODsync) flags |= O_DSYNC;
       if (run.method == SyncMethod::kODirect) flags |= O_DSYNC | O_DIRECT;
       ::close(fd);
       fd = ::open(path.c_str(), flags);
-      if (fd < 0) die("open " + path);
+      if (fd < 0) die_errno("floor", "open " + path);
       // O_DIRECT needs the buffer aligned to the device's logical block.
       void* buffer = std::aligned_alloc(4096, (run.bytes + 4095) / 4096 * 4096);
-      if (buffer == nullptr) die("aligned_alloc");
+      if (buffer == nullptr) die_errno("floor", "aligned_alloc");
       std::memset(buffer, 'f', run.bytes);
       for (int i = 0; i < rounds; ++i) {
         const off_t at = static_cast<off_t>(i) * static_cast<off_t>(run.bytes);
@@ -106,8 +104,9 @@ std::vector<double> append_latencies_us(const std::string& dir, int rounds, int 
         } else {
           written = ::pwrite(fd, buffer, run.bytes, at);
         }
-        if (written != static_cast<ssize_t>(run.bytes)) die("write " + path);
-        if (run.method == SyncMethod::kFdatasync && ::fdatasync(fd) != 0) die("fdatasync " + path);
+        if (written != static_cast<ssize_t>(run.bytes)) die_errno("floor", "write " + path);
+        if (run.method == SyncMethod::kFdatasync && ::fdatasync(fd) != 0)
+          die_errno("floor", "fdatasync " + path);
         out.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
       }
       std::free(buffer);
@@ -155,20 +154,23 @@ void compare_sync_methods(const std::string& dir, int rounds) {
 // A TCP listener on an ephemeral port of 127.0.0.1; `address` is where it listens.
 int listen_on_loopback(sockaddr_in& address) {
   const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listener < 0) die("socket");
+  if (listener < 0) die_errno("floor", "socket");
   address = sockaddr_in{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof address;
-  if (::bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0) die("bind");
-  if (::listen(listener, 1) != 0) die("listen");
-  if (::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) die("getsockname");
+  if (::bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0)
+    die_errno("floor", "bind");
+  if (::listen(listener, 1) != 0) die_errno("floor", "listen");
+  if (::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    die_errno("floor", "getsockname");
   return listener;
 }
 
 int connect_to(const sockaddr_in& address) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) die("connect");
+  if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+    die_errno("floor", "connect");
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
@@ -176,7 +178,7 @@ int connect_to(const sockaddr_in& address) {
 
 int accept_one(int listener) {
   const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd < 0) die("accept");
+  if (fd < 0) die_errno("floor", "accept");
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
@@ -199,7 +201,8 @@ double loopback_round_trip_us(int rounds) {
   char byte = 'p';
   for (int i = 0; i < rounds; ++i) {
     const auto start = Clock::now();
-    if (::write(client, &byte, 1) != 1 || ::read(client, &byte, 1) != 1) die("round trip");
+    if (::write(client, &byte, 1) != 1 || ::read(client, &byte, 1) != 1)
+      die_errno("floor", "round trip");
     samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
   }
   ::close(client);
@@ -215,7 +218,7 @@ bool read_exactly(int fd, char* data, std::size_t size) {
     if (n == 0) return false;
     if (n < 0) {
       if (errno == EINTR) continue;
-      die("read");
+      die_errno("floor", "read");
     }
     data += n;
     size -= static_cast<std::size_t>(n);
@@ -228,7 +231,7 @@ void write_exactly(int fd, const char* data, std::size_t size) {
     const ssize_t n = ::write(fd, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      die("write");
+      die_errno("floor", "write");
     }
     data += n;
     size -= static_cast<std::size_t>(n);
@@ -238,8 +241,8 @@ void write_exactly(int fd, const char* data, std::size_t size) {
 // A node's log for the replicated floor: preallocated, as the log's segments are.
 int open_floor_log(const std::string& path) {
   const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd < 0) die(path);
-  if (::posix_fallocate(fd, 0, 64 << 20) != 0) die("fallocate " + path);
+  if (fd < 0) die_errno("floor", path);
+  if (::posix_fallocate(fd, 0, 64 << 20) != 0) die_errno("floor", "fallocate " + path);
   return fd;
 }
 
@@ -247,16 +250,17 @@ constexpr std::size_t kFloorWriteBytes = 100;
 
 // Appends `write` at `at` and syncs it, as each node of the replicated floor does.
 void append_durably(int log, const std::array<char, kFloorWriteBytes>& write, off_t& at, const std::string& path) {
-  if (::pwrite(log, write.data(), write.size(), at) != static_cast<ssize_t>(write.size())) die("pwrite " + path);
+  if (::pwrite(log, write.data(), write.size(), at) != static_cast<ssize_t>(write.size()))
+    die_errno("floor", "pwrite " + path);
   at += static_cast<off_t>(write.size());
-  if (::fdatasync(log) != 0) die("fdatasync " + path);
+  if (::fdatasync(log) != 0) die_errno("floor", "fdatasync " + path);
 }
 
 // Reads what acknowledgements (a byte each) a follower has sent, at least one.
 void read_acknowledgements(int follower, std::uint64_t& acknowledged) {
   char acks[64];
   const ssize_t n = ::read(follower, acks, sizeof acks);
-  if (n <= 0) die("a follower of the replicated floor");
+  if (n <= 0) die_errno("floor", "a follower of the replicated floor");
   acknowledged += static_cast<std::uint64_t>(n);
 }
 
@@ -295,7 +299,7 @@ void run_floor_leader(int listener, const std::array<sockaddr_in, 2>& followers,
     append_durably(log, write, at, path);
     while (acknowledged[0] < sent && acknowledged[1] < sent) {
       std::array<pollfd, 2> ready = {pollfd{to[0], POLLIN, 0}, pollfd{to[1], POLLIN, 0}};
-      if (::poll(ready.data(), ready.size(), -1) < 0 && errno != EINTR) die("poll");
+      if (::poll(ready.data(), ready.size(), -1) < 0 && errno != EINTR) die_errno("floor", "poll");
       for (std::size_t i = 0; i < ready.size(); ++i) {
         if ((ready[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) read_acknowledgements(to[i], acknowledged[i]);
       }
@@ -325,7 +329,7 @@ double replicated_write_us(const std::string& dir, int rounds) {
   for (std::size_t i = 0; i < followers.size(); ++i) {
     const int listener = listen_on_loopback(follower_addresses[i]);
     followers[i] = ::fork();
-    if (followers[i] < 0) die("fork");
+    if (followers[i] < 0) die_errno("floor", "fork");
     if (followers[i] == 0) run_floor_follower(listener, dir + "/follower-" + std::to_string(i));
     ::close(listener);
   }
@@ -340,7 +344,7 @@ double replicated_write_us(const std::string& dir, int rounds) {
   for (int i = 0; i < rounds; ++i) {
     const auto start = Clock::now();
     write_exactly(client, write.data(), write.size());
-    if (!read_exactly(client, &answer, 1)) die("the leader of the replicated floor");
+    if (!read_exactly(client, &answer, 1)) die_errno("floor", "the leader of the replicated floor");
     samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
   }
   ::close(client);

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/die.h"
 #include "src/storage/env.h"
 #include "src/storage/segment_remover.h"
 
@@ -34,22 +35,19 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "raft-bench removal: %s: %s\n", what.c_str(), std::strerror(errno));
-  std::exit(1);
-}
-
 // A written (not just allocated) file of `bytes`, synced, as a full closed segment is.
 void write_segment(const std::string& path, std::uint64_t bytes) {
   const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd < 0) die(path);
-  if (::posix_fallocate(fd, 0, static_cast<off_t>(bytes)) != 0) die("fallocate " + path);
+  if (fd < 0) die_errno("removal", path);
+  if (::posix_fallocate(fd, 0, static_cast<off_t>(bytes)) != 0)
+    die_errno("removal", "fallocate " + path);
   const std::string chunk(1 << 20, 's');
   for (std::uint64_t off = 0; off < bytes; off += chunk.size()) {
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), bytes - off));
-    if (::pwrite(fd, chunk.data(), n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) die("pwrite " + path);
+    if (::pwrite(fd, chunk.data(), n, static_cast<off_t>(off)) != static_cast<ssize_t>(n))
+      die_errno("removal", "pwrite " + path);
   }
-  if (::fsync(fd) != 0) die("fsync " + path);
+  if (::fsync(fd) != 0) die_errno("removal", "fsync " + path);
   ::close(fd);
 }
 
@@ -79,15 +77,16 @@ Outcome run(const std::string& dir, int logs, std::uint64_t segment_bytes, std::
     appenders.emplace_back([&, i] {
       const std::string path = dir + "/append-" + std::to_string(i);
       const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-      if (fd < 0) die(path);
-      if (::posix_fallocate(fd, 0, 64 << 20) != 0) die("fallocate " + path);
-      if (::fsync(fd) != 0) die("fsync " + path);
+      if (fd < 0) die_errno("removal", path);
+      if (::posix_fallocate(fd, 0, 64 << 20) != 0) die_errno("removal", "fallocate " + path);
+      if (::fsync(fd) != 0) die_errno("removal", "fsync " + path);
       const std::string record(128, 'a');
       std::vector<Sample> mine;
       for (off_t off = 0; !stop.load() && off + 128 <= (64 << 20); off += 128) {
         const auto start = Clock::now();
-        if (::pwrite(fd, record.data(), record.size(), off) != 128) die("pwrite " + path);
-        if (::fdatasync(fd) != 0) die("fdatasync " + path);
+        if (::pwrite(fd, record.data(), record.size(), off) != 128)
+          die_errno("removal", "pwrite " + path);
+        if (::fdatasync(fd) != 0) die_errno("removal", "fdatasync " + path);
         mine.push_back({start, std::chrono::duration<double, std::micro>(Clock::now() - start).count()});
       }
       ::close(fd);
@@ -105,7 +104,7 @@ Outcome run(const std::string& dir, int logs, std::uint64_t segment_bytes, std::
     removers.emplace_back([&, i] {
       const std::string name = "wal-" + std::to_string(i + 1) + "-1-1.closed";
       if (plain) {
-        if (::unlink((dir + "/" + name).c_str()) != 0) die("unlink " + name);
+        if (::unlink((dir + "/" + name).c_str()) != 0) die_errno("removal", "unlink " + name);
         return;
       }
       storage::SegmentRemover remover(*env, dir, step_bytes, [](const Error& error) {

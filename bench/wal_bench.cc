@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/die.h"
 #include "bench/parse_list.h"
 #include "src/storage/durable_log.h"
 
@@ -48,11 +49,6 @@ struct Figures {
   double p50_ms = 0;
   double p99_ms = 0;
 };
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "raft-bench wal: %s\n", what.c_str());
-  std::exit(1);
-}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -70,7 +66,7 @@ std::shared_ptr<storage::DurableLog> open_fresh_log(const std::string& dir, std:
   options.dir = dir + "/wal";
   options.zero_ahead_bytes = zero_ahead_bytes;
   auto opened = storage::DurableLog::open(options);
-  if (!opened.ok()) die(opened.error().message);
+  if (!opened.ok()) die("wal", opened.error().message);
   return std::move(opened.value());
 }
 
@@ -93,7 +89,7 @@ Figures raw_write_sync(const std::string& dir, std::size_t size, double seconds)
   constexpr off_t kChunk = 64 << 20;
   const std::string path = dir + "/raw";
   const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd < 0) die(path + ": " + std::strerror(errno));
+  if (fd < 0) die("wal", path + ": " + std::strerror(errno));
   const std::string buffer(size, 'r');
   off_t offset = 0;
   off_t allocated = 0;
@@ -103,13 +99,14 @@ Figures raw_write_sync(const std::string& dir, std::size_t size, double seconds)
   while (seconds_since(start) < seconds) {
     if (offset + static_cast<off_t>(size) > allocated) {
       if (const int rc = ::posix_fallocate(fd, allocated, kChunk); rc != 0 && rc != EOPNOTSUPP) {
-        die(path + ": fallocate: " + std::strerror(rc));
+        die("wal", path + ": fallocate: " + std::strerror(rc));
       }
       allocated += kChunk;
     }
     const auto sent = Clock::now();
-    if (::pwrite(fd, buffer.data(), size, offset) != static_cast<ssize_t>(size)) die(path + ": short write");
-    if (::fdatasync(fd) != 0) die(path + ": fdatasync: " + std::strerror(errno));
+    if (::pwrite(fd, buffer.data(), size, offset) != static_cast<ssize_t>(size))
+      die("wal", path + ": short write");
+    if (::fdatasync(fd) != 0) die("wal", path + ": fdatasync: " + std::strerror(errno));
     latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
     offset += static_cast<off_t>(size);
     ++writes;
@@ -156,7 +153,7 @@ Figures wal_appender_threads(const std::string& dir, std::size_t size, int appen
       }
       std::unique_lock done_lock(done_mu);
       done_cv.wait(done_lock, [&] { return done; });
-      if (failure) die(failure->message);
+      if (failure) die("wal", failure->message);
       mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
     }
   };
@@ -207,7 +204,7 @@ Figures wal_appenders_in_flight(const std::string& dir, std::size_t size, int ap
     entry.set_index(next_index++);
     entry.set_data(payload);
     log->write_async(std::move(write), [&, sent = Clock::now()](const Result<Index>& result) {
-      if (!result.ok()) die(result.error().message);
+      if (!result.ok()) die("wal", result.error().message);
       {
         std::lock_guard done_lock(mu);
         latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
@@ -267,7 +264,7 @@ int wal_bench_main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   std::error_code error;
   std::filesystem::create_directories(dir, error);
-  if (error) die(dir + ": " + error.message());
+  if (error) die("wal", dir + ": " + error.message());
 
   std::printf("raft-bench wal: dir=%s, %.0f s per point, appenders are %s, zero-ahead %llu B; MB = 10^6 payload "
               "bytes\n",

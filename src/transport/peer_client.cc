@@ -28,9 +28,6 @@ namespace beast = boost::beast;
 
 namespace {
 
-// Responses carry at most a short reason.
-constexpr std::uint64_t kMaxResponseBodyBytes = 64 * 1024;
-
 void log_exception(const Logger& log, const char* what, std::exception_ptr e) {
   if (!e) return;
   try {

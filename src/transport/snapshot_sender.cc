@@ -21,8 +21,6 @@ namespace beast = boost::beast;
 
 namespace {
 
-constexpr std::uint64_t kMaxResponseBodyBytes = 64 * 1024;
-
 // Fills up to `n` bytes from `reader` (which may return less than asked).
 std::string read_chunk(SnapshotReader& reader, std::size_t n) {
   std::string chunk(n, '\0');

@@ -1,6 +1,8 @@
 #include "tests/sim/checkers.h"
 
 #include <cstdio>
+#include <functional>
+#include <string_view>
 
 namespace raft::sim {
 
@@ -9,7 +11,7 @@ std::string Violation::describe() const {
   std::snprintf(where, sizeof where, "at %.1fs (tick %llu)", static_cast<double>(time_ms) / 1000.0,
                 static_cast<unsigned long long>(time_ms / kMsPerTick));
   std::string out = "[" + property + "]";
-  if (node != core::kNoNode) out += " node " + std::to_string(node) + ",";
+  if (node != core::kNoNode) out += " " + node_label(node) + ",";
   if (term != 0) out += " term " + std::to_string(term) + ",";
   if (index != 0) out += " index " + std::to_string(index) + ",";
   out += " ";
@@ -22,6 +24,15 @@ void Checker::fail(const char* property, core::NodeId node, core::Term term, cor
                    std::string detail) {
   if (sink_->has_value() || ignored_->count(property) > 0) return;
   *sink_ = Violation{property, node, term, index, cluster_->now(), std::move(detail)};
+}
+
+std::string node_label(core::NodeId id) {
+  return "node " + std::to_string(id);
+}
+
+std::uint64_t content_hash(const pb::Entry& entry) {
+  return std::hash<std::string_view>{}(entry.data()) * 31 +
+         static_cast<std::uint64_t>(entry.type());
 }
 
 std::vector<std::unique_ptr<Checker>> make_checkers() {

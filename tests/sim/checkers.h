@@ -62,6 +62,7 @@
 // the property name, and add it to make_checkers() in checkers.cc.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <set>
@@ -163,6 +164,13 @@ class Checker {
   std::optional<Violation>* sink_ = nullptr;
   const std::set<std::string>* ignored_ = nullptr;
 };
+
+// For the checkers' reports and records.
+// "node 3": how a violation's detail names a node.
+std::string node_label(core::NodeId id);
+// A digest of an entry's payload and type, so that checkers can tell two entries at
+// one index apart without keeping their payloads.
+std::uint64_t content_hash(const pb::Entry& entry);
 
 // The checkers, by the file that implements them.
 std::unique_ptr<Checker> make_election_safety_checker();     // checkers_election.cc

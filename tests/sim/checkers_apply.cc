@@ -9,15 +9,6 @@
 namespace raft::sim {
 namespace {
 
-std::string n(core::NodeId id) {
-  return "node " + std::to_string(id);
-}
-
-std::uint64_t content_hash(const pb::Entry& entry) {
-  return std::hash<std::string_view>{}(entry.data()) * 31 +
-         static_cast<std::uint64_t>(entry.type());
-}
-
 std::uint64_t state_hash(const KvStore& kv) {
   std::uint64_t hash = kv.data().size();
   for (const auto& [key, value] : kv.data()) {
@@ -52,15 +43,15 @@ class ApplyChecker final : public Checker {
     core::Index& next = next_[node.id()];
     if (i != next) {
       fail(property::kSameApplySequence, node.id(), entry.term(), i,
-           n(node.id()) + " applied index " + std::to_string(i) + " when index " +
+           node_label(node.id()) + " applied index " + std::to_string(i) + " when index " +
                std::to_string(next) + " was next");
       return;
     }
     ++next;
     if (i > node.core().commit_index()) {
       fail(property::kStateMachineSafety, node.id(), entry.term(), i,
-           n(node.id()) + " applied index " + std::to_string(i) + " beyond its commit index " +
-               std::to_string(node.core().commit_index()));
+           node_label(node.id()) + " applied index " + std::to_string(i) +
+               " beyond its commit index " + std::to_string(node.core().commit_index()));
       return;
     }
     if (i > applied_.size()) {
@@ -70,8 +61,8 @@ class ApplyChecker final : public Checker {
     const Applied& a = applied_[i - 1];
     if (a.term != entry.term() || a.content != content_hash(entry)) {
       fail(property::kStateMachineSafety, node.id(), entry.term(), i,
-           n(node.id()) + " applied entry (" + std::to_string(i) + ", term " +
-               std::to_string(entry.term()) + ") but " + n(a.node) + " applied (" +
+           node_label(node.id()) + " applied entry (" + std::to_string(i) + ", term " +
+               std::to_string(entry.term()) + ") but " + node_label(a.node) + " applied (" +
                std::to_string(i) + ", term " + std::to_string(a.term) + ")" +
                (a.term == entry.term() ? " with other content" : ""));
     }
@@ -90,8 +81,8 @@ class ApplyChecker final : public Checker {
     }
     if (first.hash != hash) {
       fail(property::kStateMachineSafety, node.id(), node.applied_term(i), i,
-           n(node.id()) + " " + how + " up to index " + std::to_string(i) +
-               " and holds another key-value state than " + n(first.node) + " did there");
+           node_label(node.id()) + " " + how + " up to index " + std::to_string(i) +
+               " and holds another key-value state than " + node_label(first.node) + " did there");
     }
   }
 
@@ -105,9 +96,9 @@ class ApplyChecker final : public Checker {
       if (!is_member(leader->core().configuration(), other.id())) continue;
       if (other.kv().data() != leader->kv().data()) {
         fail(property::kSameApplySequence, other.id(), 0, other.applied_index(),
-             n(other.id()) + " ended with a different key-value state than the leader, " +
-                 n(leader->id()) + " (applied " + std::to_string(other.applied_index()) + " vs " +
-                 std::to_string(leader->applied_index()) + ")");
+             node_label(other.id()) + " ended with a different key-value state than the leader, " +
+                 node_label(leader->id()) + " (applied " + std::to_string(other.applied_index()) +
+                 " vs " + std::to_string(leader->applied_index()) + ")");
         return;
       }
     }
@@ -158,7 +149,7 @@ class AcknowledgedChecker final : public Checker {
           fail(property::kAcknowledgedNotLost, node.id(), ack.term, ack.index,
                "client " + std::to_string(ack.client) + " was told its operation committed at (" +
                    std::to_string(ack.index) + ", term " + std::to_string(ack.term) + ") but " +
-                   n(node.id()) +
+                   node_label(node.id()) +
                    (applied == 0 ? " never applied that index"
                                  : " applied term " + std::to_string(applied) + " there"));
           return;

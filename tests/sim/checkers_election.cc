@@ -10,10 +10,6 @@
 namespace raft::sim {
 namespace {
 
-std::string n(core::NodeId id) {
-  return "node " + std::to_string(id);
-}
-
 // Election Safety (Figure 3): at most one leader can be elected in a given term.
 // Recorded over the whole run and over every node — voters, learners, removed nodes,
 // spares — whatever configuration each believes in, so two leaders elected by
@@ -29,8 +25,8 @@ class ElectionSafetyChecker final : public Checker {
     auto [it, inserted] = leaders_.emplace(core.term(), node.id());
     if (!inserted && it->second != node.id()) {
       fail(property::kElectionSafety, node.id(), core.term(), 0,
-           n(it->second) + " and " + n(node.id()) + " were both leaders of term " +
-               std::to_string(core.term()));
+           node_label(it->second) + " and " + node_label(node.id()) +
+               " were both leaders of term " + std::to_string(core.term()));
       return;
     }
     if (inserted) {
@@ -40,7 +36,7 @@ class ElectionSafetyChecker final : public Checker {
       };
       if (!voter(c.voters()) && !voter(c.voters_outgoing())) {
         fail(property::kOnlyVotersLead, node.id(), core.term(), 0,
-             n(node.id()) + " became leader of term " + std::to_string(core.term()) +
+             node_label(node.id()) + " became leader of term " + std::to_string(core.term()) +
                  " but is no voter of its configuration " + core::describe(c));
       }
     }
@@ -61,15 +57,15 @@ class VoteChecker final : public Checker {
       auto [it, inserted] = votes_.emplace(std::make_pair(from.id(), m.term()), m.to());
       if (!inserted && it->second != m.to()) {
         fail(property::kOneVotePerTerm, from.id(), m.term(), 0,
-             n(from.id()) + " granted its vote in term " + std::to_string(m.term()) +
+             node_label(from.id()) + " granted its vote in term " + std::to_string(m.term()) +
                  " to both node " + std::to_string(it->second) + " and node " +
                  std::to_string(m.to()));
         return;
       }
       if (durable.term() < m.term() || (durable.term() == m.term() && durable.vote() != m.to())) {
         fail(property::kDurableBeforePromise, from.id(), m.term(), 0,
-             n(from.id()) + " granted its vote in term " + std::to_string(m.term()) + " to node " +
-                 std::to_string(m.to()) + " while its durable hard state is term " +
+             node_label(from.id()) + " granted its vote in term " + std::to_string(m.term()) +
+                 " to node " + std::to_string(m.to()) + " while its durable hard state is term " +
                  std::to_string(durable.term()) + ", vote " + std::to_string(durable.vote()));
       }
       return;
@@ -80,12 +76,12 @@ class VoteChecker final : public Checker {
       const core::Index index = m.append_response().index();
       if (durable.term() < m.term()) {
         fail(property::kDurableBeforePromise, from.id(), m.term(), index,
-             n(from.id()) + " acknowledged entries in term " + std::to_string(m.term()) +
+             node_label(from.id()) + " acknowledged entries in term " + std::to_string(m.term()) +
                  " before that term was durable (durable term " + std::to_string(durable.term()) +
                  ")");
       } else if (durable.term() == m.term() && from.disk().durable().last_index() < index) {
         fail(property::kDurableBeforePromise, from.id(), m.term(), index,
-             n(from.id()) + " acknowledged entries up to index " + std::to_string(index) +
+             node_label(from.id()) + " acknowledged entries up to index " + std::to_string(index) +
                  " but durably holds only up to " +
                  std::to_string(from.disk().durable().last_index()));
       }
@@ -105,13 +101,13 @@ class MonotonicChecker final : public Checker {
     const core::Raft& core = node.core();
     if (core.term() < s.term) {
       fail(property::kTermMonotonic, node.id(), core.term(), 0,
-           n(node.id()) + "'s term went back from " + std::to_string(s.term) + " to " +
+           node_label(node.id()) + "'s term went back from " + std::to_string(s.term) + " to " +
                std::to_string(core.term()));
     }
     if (core.commit_index() < s.commit) {
       fail(property::kCommitMonotonic, node.id(), core.term(), core.commit_index(),
-           n(node.id()) + "'s commit index went back from " + std::to_string(s.commit) + " to " +
-               std::to_string(core.commit_index()));
+           node_label(node.id()) + "'s commit index went back from " + std::to_string(s.commit) +
+               " to " + std::to_string(core.commit_index()));
     }
     s.term = core.term();
     s.commit = core.commit_index();
@@ -141,14 +137,15 @@ class MonotonicChecker final : public Checker {
     const pb::HardState hs = node.disk().durable().hard_state();
     if (hs.term() < s.durable_term) {
       fail(property::kTermMonotonic, node.id(), hs.term(), 0,
-           n(node.id()) + "'s durable term went back from " + std::to_string(s.durable_term) +
-               " to " + std::to_string(hs.term()) + " (" + when + ")");
+           node_label(node.id()) + "'s durable term went back from " +
+               std::to_string(s.durable_term) + " to " + std::to_string(hs.term()) + " (" + when +
+               ")");
       return;
     }
     if (hs.term() == s.durable_term && s.durable_vote != core::kNoNode &&
         hs.vote() != s.durable_vote) {
       fail(property::kOneVotePerTerm, node.id(), hs.term(), 0,
-           n(node.id()) + "'s durable vote in term " + std::to_string(hs.term()) +
+           node_label(node.id()) + "'s durable vote in term " + std::to_string(hs.term()) +
                " changed from node " + std::to_string(s.durable_vote) + " to node " +
                std::to_string(hs.vote()) + " (" + when + ")");
       return;

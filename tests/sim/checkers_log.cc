@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <functional>
 #include <stdexcept>
-#include <string_view>
 #include <unordered_map>
 
 #include "src/core/confchange.h"
@@ -12,15 +11,6 @@
 
 namespace raft::sim {
 namespace {
-
-std::string n(core::NodeId id) {
-  return "node " + std::to_string(id);
-}
-
-std::uint64_t content_hash(const pb::Entry& entry) {
-  return std::hash<std::string_view>{}(entry.data()) * 31 +
-         static_cast<std::uint64_t>(entry.type());
-}
 
 std::string entry_name(core::Index index, core::Term term) {
   return "(" + std::to_string(index) + ", term " + std::to_string(term) + ")";
@@ -46,7 +36,7 @@ class LeaderAppendOnlyChecker final : public Checker {
     const core::Index last = node.disk().written().last_index();
     if (first <= last) {
       fail(property::kLeaderAppendOnly, node.id(), core.term(), first,
-           "leader " + n(node.id()) + " of term " + std::to_string(core.term()) +
+           "leader " + node_label(node.id()) + " of term " + std::to_string(core.term()) +
                " overwrote its log from index " + std::to_string(first) + " (its log ended at " +
                std::to_string(last) + ")");
     }
@@ -62,7 +52,7 @@ class LeaderAppendOnlyChecker final : public Checker {
     if (s.leading && s.term == core.term() && s.incarnation == node.incarnation() &&
         core.last_index() < s.last_index) {
       fail(property::kLeaderAppendOnly, node.id(), core.term(), core.last_index(),
-           "leader " + n(node.id()) + "'s last index went back from " +
+           "leader " + node_label(node.id()) + "'s last index went back from " +
                std::to_string(s.last_index) + " to " + std::to_string(core.last_index()));
     }
     s = State{true, core.term(), node.incarnation(), core.last_index()};
@@ -94,16 +84,16 @@ class LogMatchingChecker final : public Checker {
       const Record& seen = it->second;
       if (seen.content != record.content) {
         fail(property::kLogMatching, node.id(), entry.term(), entry.index(),
-             n(node.id()) + " holds entry " + entry_name(entry.index(), entry.term()) +
-                 " with different content than " + n(seen.node) +
+             node_label(node.id()) + " holds entry " + entry_name(entry.index(), entry.term()) +
+                 " with different content than " + node_label(seen.node) +
                  "'s entry of the same index and term");
         return;
       }
       if (seen.previous_term != record.previous_term) {
         fail(property::kLogMatching, node.id(), entry.term(), entry.index(),
-             n(node.id()) + " holds entry " + entry_name(entry.index(), entry.term()) +
+             node_label(node.id()) + " holds entry " + entry_name(entry.index(), entry.term()) +
                  " after an entry of term " + std::to_string(record.previous_term) + ", but " +
-                 n(seen.node) + " holds the same entry after one of term " +
+                 node_label(seen.node) + " holds the same entry after one of term " +
                  std::to_string(seen.previous_term) + ": the logs differ before index " +
                  std::to_string(entry.index()));
         return;
@@ -161,14 +151,14 @@ class CommitChecker final : public Checker {
         // snapshot that replaced this log was taken): observed then. Its last entry's
         // term is all the log still tells.
         if (i > committed_.size()) {
-          throw std::logic_error("commit checker: " + n(node.id()) + " compacted index " +
+          throw std::logic_error("commit checker: " + node_label(node.id()) + " compacted index " +
                                  std::to_string(i) + " before any node was seen committing it");
         }
         if (i == compacted.index() && committed_[i - 1].term != compacted.term()) {
           fail(property::kStateMachineSafety, node.id(), compacted.term(), i,
-               n(node.id()) + " holds a snapshot ending at " + entry_name(i, compacted.term()) +
-                   " but " + n(committed_[i - 1].node) + " committed " +
-                   entry_name(i, committed_[i - 1].term));
+               node_label(node.id()) + " holds a snapshot ending at " +
+                   entry_name(i, compacted.term()) + " but " + node_label(committed_[i - 1].node) +
+                   " committed " + entry_name(i, committed_[i - 1].term));
           return;
         }
         continue;
@@ -216,8 +206,8 @@ class CommitChecker final : public Checker {
       const Committed& c = committed_[i - 1];
       if (c.term != entry.term() || c.content != content_hash(entry)) {
         fail(property::kStateMachineSafety, node.id(), entry.term(), i,
-             n(node.id()) + " committed entry " + entry_name(i, entry.term()) + " but " +
-                 n(c.node) + " committed " + entry_name(i, c.term) +
+             node_label(node.id()) + " committed entry " + entry_name(i, entry.term()) + " but " +
+                 node_label(c.node) + " committed " + entry_name(i, c.term) +
                  (c.term == entry.term() ? " with other content" : ""));
         return false;
       }
@@ -234,7 +224,7 @@ class CommitChecker final : public Checker {
       }
       if (durable < majority(voters)) {
         fail(property::kCommittedIsDurable, node.id(), entry.term(), i,
-             n(node.id()) + " committed entry " + entry_name(i, entry.term()) +
+             node_label(node.id()) + " committed entry " + entry_name(i, entry.term()) +
                  " held durably by only " + std::to_string(durable) + " of the voters " +
                  list(voters) + " of its configuration " +
                  core::describe(node.core().configuration()));
@@ -305,8 +295,8 @@ class CommitChecker final : public Checker {
           }
           if (static_cast<int>(granted.size()) >= majority(voters)) {
             fail(property::kCommittedIsSafe, candidate.id(), c.term, j,
-                 n(committer.id()) + " committed entry " + entry_name(j, c.term) + ", but " +
-                     n(candidate.id()) +
+                 node_label(committer.id()) + " committed entry " + entry_name(j, c.term) +
+                     ", but " + node_label(candidate.id()) +
                      (log == &candidate.disk().written() ? "" : " (after a crash)") +
                      " lacks it with a log ending at " +
                      entry_name(candidate_position.second, candidate_position.first) +
@@ -337,8 +327,8 @@ class CommitChecker final : public Checker {
         }
         if (wins) {
           fail(property::kCommittedIsSafe, candidate.id(), c.term, j,
-               n(committer.id()) + " committed entry " + entry_name(j, c.term) + ", but " +
-                   n(candidate.id()) + " lacks it with a log ending at " +
+               node_label(committer.id()) + " committed entry " + entry_name(j, c.term) + ", but " +
+                   node_label(candidate.id()) + " lacks it with a log ending at " +
                    entry_name(candidate_position.second, candidate_position.first) +
                    ", at least as up to date as the logs of nodes " + winnable +
                    ", a majority of its own configuration " + core::describe(own) +
@@ -362,9 +352,9 @@ class CommitChecker final : public Checker {
     if (holds(leader.disk().written(), i, c.term)) return true;
     const auto held = leader.disk().written().term(i);
     fail(property::kLeaderCompleteness, leader.id(), leader_term, i,
-         "leader " + n(leader.id()) + " of term " + std::to_string(leader_term) + " lacks entry " +
-             entry_name(i, c.term) + ", committed in term " + std::to_string(c.commit_term) +
-             " or earlier (" +
+         "leader " + node_label(leader.id()) + " of term " + std::to_string(leader_term) +
+             " lacks entry " + entry_name(i, c.term) + ", committed in term " +
+             std::to_string(c.commit_term) + " or earlier (" +
              (held ? "it holds term " + std::to_string(*held)
                    : "its log ends at " + std::to_string(leader.disk().written().last_index())) +
              " there)");

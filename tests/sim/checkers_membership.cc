@@ -15,10 +15,6 @@
 namespace raft::sim {
 namespace {
 
-std::string n(core::NodeId id) {
-  return "node " + std::to_string(id);
-}
-
 class ConfigChangeChecker final : public Checker {
  public:
   void on_start(const SimNode& node) override {
@@ -50,7 +46,7 @@ class ConfigChangeChecker final : public Checker {
       if (entry.type() != pb::ENTRY_CONF_CHANGE) continue;
       if (previous > commit) {
         fail(property::kOneChangeAtATime, node.id(), core.term(), entry.index(),
-             "leader " + n(node.id()) + " of term " + std::to_string(core.term()) +
+             "leader " + node_label(node.id()) + " of term " + std::to_string(core.term()) +
                  " appended a configuration change at index " + std::to_string(entry.index()) +
                  " while the change at index " + std::to_string(previous) +
                  " was not committed (commit index " + std::to_string(commit) + ")");
@@ -59,7 +55,7 @@ class ConfigChangeChecker final : public Checker {
       const auto commit_term = node.disk().written().term(commit);
       if (commit_term.value_or(0) != core.term()) {
         fail(property::kOneChangeAtATime, node.id(), core.term(), entry.index(),
-             "leader " + n(node.id()) + " of term " + std::to_string(core.term()) +
+             "leader " + node_label(node.id()) + " of term " + std::to_string(core.term()) +
                  " appended a configuration change at index " + std::to_string(entry.index()) +
                  " before committing an entry of its term (commit index " + std::to_string(commit) +
                  " of term " + std::to_string(commit_term.value_or(0)) + ")");

@@ -14,10 +14,6 @@ std::uint64_t stream(std::uint64_t seed, std::uint64_t k) {
   return seed * 0x9e3779b97f4a7c15ULL + k * 0xbf58476d1ce4e5b9ULL;
 }
 
-std::string n(core::NodeId id) {
-  return "n" + std::to_string(id);
-}
-
 std::string describe(const Command& c) {
   std::string out = std::string(to_string(c.kind)) + "(" + c.key;
   if (c.kind == CommandKind::kCas) out += ", " + c.expected + " -> " + c.value;
@@ -186,8 +182,8 @@ void Cluster::dispatch(Event& event) {
     case EventKind::kRequest: {
       if (!deliverable(event)) {
         if (event.kind == EventKind::kRequest && trace_.on()) {
-          trace("client " + std::to_string(event.request.client) + " request to " + n(event.node) +
-                " lost (node down)");
+          trace("client " + std::to_string(event.request.client) + " request to " +
+                node_tag(event.node) + " lost (node down)");
         }
         return;
       }
@@ -196,23 +192,24 @@ void Cluster::dispatch(Event& event) {
       catch_up(target);
       if (event.kind == EventKind::kSyncDone) {
         if (trace_.on())
-          trace(n(event.node) + " sync done (writes up to " + std::to_string(event.value) + ")");
+          trace(node_tag(event.node) + " sync done (writes up to " + std::to_string(event.value) +
+                ")");
         target.sync_done(event.value);
       } else if (event.kind == EventKind::kFlush) {
         target.flush_proposals();
       } else if (event.kind == EventKind::kSnapshot) {
         const std::string line = target.take_snapshot();
         if (!line.empty()) ++stats_.snapshots_taken;
-        if (trace_.on() && !line.empty()) trace(n(event.node) + " takes a " + line);
+        if (trace_.on() && !line.empty()) trace(node_tag(event.node) + " takes a " + line);
       } else if (event.kind == EventKind::kSnapshotReport) {
         if (trace_.on()) {
-          trace(n(event.node) + " hears its snapshot to " + n(event.value) +
+          trace(node_tag(event.node) + " hears its snapshot to " + node_tag(event.value) +
                 (event.snapshot_delivered ? " arrived" : " was lost"));
         }
         target.report_snapshot(event.value, event.snapshot_delivered);
       } else {
         if (trace_.on()) {
-          trace(n(event.node) + " <- client " + std::to_string(event.request.client) + ": " +
+          trace(node_tag(event.node) + " <- client " + std::to_string(event.request.client) + ": " +
                 describe(event.request.command) + " [attempt " +
                 std::to_string(event.request.attempt) + "]");
         }
@@ -225,8 +222,8 @@ void Cluster::dispatch(Event& event) {
     case EventKind::kReply:
       if (trace_.on()) {
         const ClientReply& r = event.reply;
-        std::string text = "client " + std::to_string(r.client) + " <- " + n(event.node) + ": " +
-                           to_string(r.status);
+        std::string text = "client " + std::to_string(r.client) + " <- " + node_tag(event.node) +
+                           ": " + to_string(r.status);
         if (r.status == ReplyStatus::kOk)
           text += " at (" + std::to_string(r.index) + ", t" + std::to_string(r.term) + ")";
         if (r.status == ReplyStatus::kOk && r.result.value) text += " value=" + *r.result.value;
@@ -275,7 +272,8 @@ void Cluster::dispatch(Event& event) {
         ++stats_.pauses;
         paused_until_[id - 1] = now_ + nemesis_.duration(FaultKind::kPause);
         if (trace_.on()) {
-          trace(n(id) + " paused for " + std::to_string(paused_until_[id - 1] - now_) + "ms");
+          trace(node_tag(id) + " paused for " + std::to_string(paused_until_[id - 1] - now_) +
+                "ms");
         }
       }
       schedule_fault(FaultKind::kPause);
@@ -383,7 +381,7 @@ void Cluster::after_node_event(SimNode& target) {
       }
     }
     if (trace_.on()) {
-      trace(n(target.id()) + " is " + core::to_string(core.role()) + " in term " +
+      trace(node_tag(target.id()) + " is " + core::to_string(core.role()) + " in term " +
             std::to_string(core.term()) + " (last index " + std::to_string(core.last_index()) +
             ", commit " + std::to_string(core.commit_index()) + ")");
     }
@@ -405,7 +403,8 @@ void Cluster::catch_up(SimNode& target) {
     missed = 0;
     return;
   }
-  if (trace_.on()) trace(n(target.id()) + " resumes: " + std::to_string(missed) + " missed ticks");
+  if (trace_.on())
+    trace(node_tag(target.id()) + " resumes: " + std::to_string(missed) + " missed ticks");
   for (; missed > 0 && target.up(); --missed) {
     target.tick();
     after_node_event(target);
@@ -420,9 +419,10 @@ void Cluster::start_node(SimNode& target) {
   last_role_[target.id() - 1] = core::Role::kFollower;
   if (trace_.on()) {
     const core::Raft& core = target.core();
-    trace(n(target.id()) + " starts (life " + std::to_string(target.incarnation()) + "): term " +
-          std::to_string(core.term()) + ", vote " + std::to_string(core.vote()) + ", last index " +
-          std::to_string(core.last_index()) + ", commit " + std::to_string(core.commit_index()));
+    trace(node_tag(target.id()) + " starts (life " + std::to_string(target.incarnation()) +
+          "): term " + std::to_string(core.term()) + ", vote " + std::to_string(core.vote()) +
+          ", last index " + std::to_string(core.last_index()) + ", commit " +
+          std::to_string(core.commit_index()));
   }
   for (auto& checker : checkers_) checker->on_start(target);
   target.poll();
@@ -435,7 +435,7 @@ void Cluster::crash_node(SimNode& target) {
   ++stats_.crashes;
   paused_until_[target.id() - 1] = 0;
   const std::string account = target.crash(crash_rng_, config_.disk.torn_write_ppm);
-  if (trace_.on()) trace(n(target.id()) + " crashes: " + account);
+  if (trace_.on()) trace(node_tag(target.id()) + " crashes: " + account);
   for (auto& checker : checkers_) checker->on_crash(target);
 }
 
@@ -472,7 +472,8 @@ void Cluster::change_membership() {
       ++stats_.conf_changes_refused;
     }
     if (trace_.on()) {
-      trace("membership: " + n(id) + " proposes " + change->description + " in " + before + ": " +
+      trace("membership: " + node_tag(id) + " proposes " + change->description + " in " + before +
+            ": " +
             (result.ok() ? "appended at " + std::to_string(result.first_index) + ", now " +
                                core::describe(leader.core().configuration())
                          : std::string("refused (") + core::to_string(*result.error) +
@@ -508,7 +509,7 @@ void Cluster::transfer_leadership() {
   const std::optional<core::TransferError> error = leader.transfer_leadership(target);
   if (!error && target != id) ++stats_.transfers;
   if (trace_.on()) {
-    trace("operator: " + n(id) + " hands leadership to " + n(target) + ": " +
+    trace("operator: " + node_tag(id) + " hands leadership to " + node_tag(target) + ": " +
           (error ? std::string("refused (") + core::to_string(*error) + ")" : "accepted"));
   }
   after_node_event(leader);
@@ -630,7 +631,7 @@ std::string Cluster::cluster_status() const {
   std::string out;
   for (const auto& target : nodes_) {
     if (!out.empty()) out += "; ";
-    out += n(target->id()) + " ";
+    out += node_tag(target->id()) + " ";
     if (!target->up()) {
       out += "down";
       continue;
@@ -711,7 +712,8 @@ void Cluster::reply(const SimNode& from, ClientReply&& reply) {
   if (!liveness_phase_ && config_.network.drop_ppm > 0 &&
       timing_rng_.chance(config_.network.drop_ppm, 1'000'000)) {
     if (trace_.on())
-      trace("reply from " + n(from.id()) + " to client " + std::to_string(reply.client) + " lost");
+      trace("reply from " + node_tag(from.id()) + " to client " + std::to_string(reply.client) +
+            " lost");
     return;
   }
   Event& e =
@@ -724,7 +726,7 @@ void Cluster::before_write(const SimNode& target, const core::Ready& ready) {
   if (ready.snapshot) ++stats_.snapshots_installed;
   for (auto& checker : checkers_) checker->before_write(target, ready);
   if (trace_.on() && (ready.snapshot || !ready.entries.empty() || ready.hard_state)) {
-    std::string text = n(target.id()) + " writes";
+    std::string text = node_tag(target.id()) + " writes";
     if (ready.snapshot) {
       text += " snapshot (" + std::to_string(ready.snapshot->index()) + ", t" +
               std::to_string(ready.snapshot->term()) + ") in place of its log,";
@@ -779,7 +781,7 @@ void Cluster::on_read_served(const SimNode& target, const ClientRequest& request
 
 void Cluster::send_request(core::NodeId to, ClientRequest&& request) {
   if (trace_.on()) {
-    trace("client " + std::to_string(request.client) + " -> " + n(to) + ": " +
+    trace("client " + std::to_string(request.client) + " -> " + node_tag(to) + ": " +
           describe(request.command) +
           (request.command.kind == CommandKind::kGet
                ? std::string(" by ") + to_string(request.read_path)

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "src/core/confchange.h"
+#include "tests/sim/trace.h"
 
 namespace raft::sim {
 namespace {
@@ -26,10 +27,6 @@ void add(pb::ConfChange& change, pb::ConfChangeType type, core::NodeId id) {
   single->set_type(type);
   single->mutable_member()->set_id(id);
   if (type != pb::CONF_REMOVE) single->mutable_member()->set_name("n" + std::to_string(id));
-}
-
-std::string n(core::NodeId id) {
-  return "n" + std::to_string(id);
 }
 
 enum class Kind {
@@ -92,31 +89,31 @@ std::optional<MembershipSchedule::Change> MembershipSchedule::pick(
     case Kind::kAddLearner: {
       const core::NodeId id = take(rng_, outsiders);
       add(change, pb::CONF_ADD_LEARNER, id);
-      out.description = "add learner " + n(id);
+      out.description = "add learner " + node_tag(id);
       break;
     }
     case Kind::kPromote: {
       const core::NodeId id = take(rng_, learners);
       add(change, pb::CONF_ADD_VOTER, id);
-      out.description = "promote " + n(id);
+      out.description = "promote " + node_tag(id);
       break;
     }
     case Kind::kDemote: {
       const core::NodeId id = take(rng_, voters);
       add(change, pb::CONF_ADD_LEARNER, id);
-      out.description = "demote " + n(id);
+      out.description = "demote " + node_tag(id);
       break;
     }
     case Kind::kRemoveVoter: {
       const core::NodeId id = take(rng_, voters);
       add(change, pb::CONF_REMOVE, id);
-      out.description = "remove voter " + n(id);
+      out.description = "remove voter " + node_tag(id);
       break;
     }
     case Kind::kRemoveLearner: {
       const core::NodeId id = take(rng_, learners);
       add(change, pb::CONF_REMOVE, id);
-      out.description = "remove learner " + n(id);
+      out.description = "remove learner " + node_tag(id);
       break;
     }
     case Kind::kReplace: {
@@ -124,7 +121,7 @@ std::optional<MembershipSchedule::Change> MembershipSchedule::pick(
       const core::NodeId gone = take(rng_, voters);
       add(change, pb::CONF_ADD_VOTER, in);
       add(change, pb::CONF_REMOVE, gone);
-      out.description = "joint: promote " + n(in) + ", remove " + n(gone);
+      out.description = "joint: promote " + node_tag(in) + ", remove " + node_tag(gone);
       break;
     }
     case Kind::kSwap: {
@@ -132,7 +129,7 @@ std::optional<MembershipSchedule::Change> MembershipSchedule::pick(
       const core::NodeId out_id = take(rng_, voters);
       add(change, pb::CONF_ADD_VOTER, in);
       add(change, pb::CONF_ADD_LEARNER, out_id);
-      out.description = "joint: promote " + n(in) + ", demote " + n(out_id);
+      out.description = "joint: promote " + node_tag(in) + ", demote " + node_tag(out_id);
       break;
     }
     case Kind::kPromoteTwo: {
@@ -140,7 +137,7 @@ std::optional<MembershipSchedule::Change> MembershipSchedule::pick(
       const core::NodeId b = take(rng_, learners);
       add(change, pb::CONF_ADD_VOTER, a);
       add(change, pb::CONF_ADD_VOTER, b);
-      out.description = "joint: promote " + n(a) + " and " + n(b);
+      out.description = "joint: promote " + node_tag(a) + " and " + node_tag(b);
       break;
     }
     case Kind::kRemoveTwo: {
@@ -148,7 +145,7 @@ std::optional<MembershipSchedule::Change> MembershipSchedule::pick(
       const core::NodeId b = take(rng_, voters);
       add(change, pb::CONF_REMOVE, a);
       add(change, pb::CONF_REMOVE, b);
-      out.description = "joint: remove " + n(a) + " and " + n(b);
+      out.description = "joint: remove " + node_tag(a) + " and " + node_tag(b);
       break;
     }
   }

@@ -8,6 +8,10 @@ void Trace::line(Time now, const std::string& text) const {
                static_cast<unsigned long long>(now / kMsPerTick), text.c_str());
 }
 
+std::string node_tag(core::NodeId id) {
+  return "n" + std::to_string(id);
+}
+
 namespace {
 
 std::string u(std::uint64_t v) {

@@ -22,6 +22,9 @@ class Trace {
   std::FILE* out_;
 };
 
+// "n3": how the trace and the simulator's descriptions name a node.
+std::string node_tag(core::NodeId id);
+
 // "AppendRequest 1->2 t3 prev=(5,t2) entries=[6..8] commit=4".
 std::string describe(const pb::Message& m);
 

@@ -28,11 +28,11 @@ using testing::make_entry;
 using testing::make_hard_state;
 using testing::make_point;
 
-constexpr const char* kDir = "/wal";
+using testing::kWalDir;
 
 DurableLogOptions options_on(std::shared_ptr<Env> env, std::uint64_t max_segment_bytes) {
   DurableLogOptions o;
-  o.dir = kDir;
+  o.dir = kWalDir;
   o.env = std::move(env);
   o.max_segment_bytes = max_segment_bytes;
   o.max_cache_bytes = 1024;      // exercise disk reads as well
@@ -41,9 +41,10 @@ DurableLogOptions options_on(std::shared_ptr<Env> env, std::uint64_t max_segment
 }
 
 std::string open_segment_path(FaultInjectionEnv& env) {
-  const std::vector<std::string> names = env.list(kDir).value();
+  const std::vector<std::string> names = env.list(kWalDir).value();
   for (const std::string& name : names) {
-    if (auto parsed = parse_segment_file_name(name); parsed && parsed->open) return std::string(kDir) + "/" + name;
+    if (auto parsed = parse_segment_file_name(name); parsed && parsed->open)
+      return std::string(kWalDir) + "/" + name;
   }
   return "";
 }
@@ -162,9 +163,9 @@ TEST(CrashTest, CutFileAtEveryOffsetOfTheLastRecords) {
   const std::uint64_t full_end = scan_segment(bytes, true).valid_bytes;
   for (std::uint64_t cut = synced_end; cut <= full_end; ++cut) {
     FaultInjectionEnv fresh;
-    fresh.create_dir(kDir);
+    fresh.create_dir(kWalDir);
     fresh.set_contents(path, bytes.substr(0, cut) + std::string(bytes.size() - cut, '\0'));
-    Result<WalImage> image = read_wal(fresh, kDir);
+    Result<WalImage> image = read_wal(fresh, kWalDir);
     ASSERT_TRUE(image.ok()) << cut << ": " << image.error().message;
     // Each whole record that made it is kept; a cut one is dropped.
     const Index last = image.value().last_index();
@@ -194,8 +195,8 @@ TEST(CrashTest, EveryFlippedBitIsDetected) {
     original = picture(*log);
   }
   std::vector<std::string> files;
-  const std::vector<std::string> names = env.list(kDir).value();
-  for (const std::string& name : names) files.push_back(std::string(kDir) + "/" + name);
+  const std::vector<std::string> names = env.list(kWalDir).value();
+  for (const std::string& name : names) files.push_back(std::string(kWalDir) + "/" + name);
   ASSERT_GE(files.size(), 3u);
   std::size_t flips = 0;
   std::size_t errors = 0;
@@ -205,14 +206,14 @@ TEST(CrashTest, EveryFlippedBitIsDetected) {
     // Every byte of a closed segment; the open one up to a little past its records
     // (the preallocated zeros behave alike).
     std::uint64_t limit = bytes.size();
-    if (parse_segment_file_name(file.substr(std::strlen(kDir) + 1))->open) {
+    if (parse_segment_file_name(file.substr(std::strlen(kWalDir) + 1))->open) {
       limit = std::min<std::uint64_t>(bytes.size(), scan_segment(bytes, true).valid_bytes + 64);
     }
     for (std::uint64_t pos = 0; pos < limit; ++pos) {
       std::string damaged = bytes;
       damaged[pos] = static_cast<char>(damaged[pos] ^ (1 << (pos % 8)));
       env.set_contents(file, damaged);
-      Result<WalImage> image = read_wal(env, kDir);
+      Result<WalImage> image = read_wal(env, kWalDir);
       ++flips;
       if (!image.ok()) {
         ++errors;

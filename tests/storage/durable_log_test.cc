@@ -26,13 +26,13 @@ using testing::make_entry;
 using testing::make_hard_state;
 using testing::make_point;
 
-constexpr const char* kDir = "/wal";
+using testing::kWalDir;
 
 class DurableLogTest : public ::testing::Test {
  protected:
   DurableLogOptions options(std::uint64_t max_segment_bytes = 1 << 20) {
     DurableLogOptions o;
-    o.dir = kDir;
+    o.dir = kWalDir;
     o.env = env_;
     o.max_segment_bytes = max_segment_bytes;
     return o;
@@ -42,7 +42,7 @@ class DurableLogTest : public ::testing::Test {
   }
   std::vector<std::string> segment_files() {
     std::vector<std::string> out;
-    const std::vector<std::string> names = env_->list(kDir).value();
+    const std::vector<std::string> names = env_->list(kWalDir).value();
     for (const std::string& name : names) {
       if (parse_segment_file_name(name)) out.push_back(name);
     }
@@ -50,7 +50,7 @@ class DurableLogTest : public ::testing::Test {
   }
   std::string open_segment_path() {
     for (const std::string& name : segment_files()) {
-      if (parse_segment_file_name(name)->open) return std::string(kDir) + "/" + name;
+      if (parse_segment_file_name(name)->open) return std::string(kWalDir) + "/" + name;
     }
     return "";
   }
@@ -180,7 +180,7 @@ TEST_F(DurableLogTest, SegmentsRollAtMaxSegmentBytes) {
     }
     EXPECT_EQ(name.first_index, expected_first) << file;
     expected_first = name.last_index + 1;
-    EXPECT_LE(env_->contents(std::string(kDir) + "/" + file).size(), 4096u) << file;
+    EXPECT_LE(env_->contents(std::string(kWalDir) + "/" + file).size(), 4096u) << file;
   }
   EXPECT_EQ(open_count, 1);
   log.reset();
@@ -660,7 +660,7 @@ TEST_F(DurableLogTest, MissingMiddleSegmentStopsRecoveryNamingIt) {
   }
   const auto files = segment_files();
   ASSERT_GE(files.size(), 3u);
-  ASSERT_TRUE(env_->remove(std::string(kDir) + "/" + files[1]).ok());
+  ASSERT_TRUE(env_->remove(std::string(kWalDir) + "/" + files[1]).ok());
   Result<std::shared_ptr<DurableLog>> log = DurableLog::open(options(2048));
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.error().message.find("segment 2 is missing"), std::string::npos) << log.error().message;
@@ -672,7 +672,7 @@ TEST_F(DurableLogTest, MissingFirstSegmentStopsRecovery) {
     for (Index i = 1; i <= 60; ++i) log->write(append_write({make_entry(i, 1, 100)}));
   }
   const auto files = segment_files();
-  ASSERT_TRUE(env_->remove(std::string(kDir) + "/" + files[0]).ok());
+  ASSERT_TRUE(env_->remove(std::string(kWalDir) + "/" + files[0]).ok());
   Result<std::shared_ptr<DurableLog>> log = DurableLog::open(options(2048));
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.error().message.find("missing"), std::string::npos) << log.error().message;
@@ -687,7 +687,9 @@ TEST_F(DurableLogTest, RenamedSegmentRangeIsCaught) {
   const auto files = segment_files();
   SegmentName name = *parse_segment_file_name(files[0]);
   name.last_index += 1;
-  ASSERT_TRUE(env_->rename(std::string(kDir) + "/" + files[0], std::string(kDir) + "/" + segment_file_name(name)).ok());
+  ASSERT_TRUE(env_->rename(std::string(kWalDir) + "/" + files[0],
+                           std::string(kWalDir) + "/" + segment_file_name(name))
+                  .ok());
   Result<std::shared_ptr<DurableLog>> log = DurableLog::open(options(2048));
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.error().message.find("the name says"), std::string::npos) << log.error().message;
@@ -703,7 +705,7 @@ TEST_F(DurableLogTest, CrashBetweenCloseAndNextSegmentRecovers) {
   const std::string open_path = open_segment_path();
   const std::string bytes = env_->contents(open_path);
   const SegmentScan scan = scan_segment(bytes, true);
-  SegmentName closed = *parse_segment_file_name(open_path.substr(std::string(kDir).size() + 1));
+  SegmentName closed = *parse_segment_file_name(open_path.substr(std::string(kWalDir).size() + 1));
   closed.open = false;
   SegmentHeader header;
   std::string why;
@@ -716,7 +718,7 @@ TEST_F(DurableLogTest, CrashBetweenCloseAndNextSegmentRecovers) {
     closed.first_index = first.index();
   }
   env_->set_contents(open_path, bytes.substr(0, scan.valid_bytes));
-  ASSERT_TRUE(env_->rename(open_path, std::string(kDir) + "/" + segment_file_name(closed)).ok());
+  ASSERT_TRUE(env_->rename(open_path, std::string(kWalDir) + "/" + segment_file_name(closed)).ok());
   auto log = open(2048);
   ASSERT_TRUE(log);
   EXPECT_EQ(log->last_index(), 30u);
@@ -764,7 +766,7 @@ struct ZeroAheadTrace {
 
 DurableLogOptions zero_ahead_options(std::shared_ptr<Env> env, std::uint64_t zero_ahead_bytes) {
   DurableLogOptions o;
-  o.dir = kDir;
+  o.dir = kWalDir;
   o.env = std::move(env);
   o.max_segment_bytes = 256 << 10;
   o.zero_ahead_bytes = zero_ahead_bytes;

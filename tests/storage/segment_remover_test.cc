@@ -23,13 +23,13 @@ using testing::append_write;
 using testing::make_entry;
 using testing::make_point;
 
-constexpr const char* kDir = "/wal";
+using testing::kWalDir;
 
 class SegmentRemoverTest : public ::testing::Test {
  protected:
   DurableLogOptions options(std::uint64_t removal_step_bytes) {
     DurableLogOptions o;
-    o.dir = kDir;
+    o.dir = kWalDir;
     o.env = env_;
     o.max_segment_bytes = 4096;
     o.removal_step_bytes = removal_step_bytes;
@@ -41,7 +41,7 @@ class SegmentRemoverTest : public ::testing::Test {
     for (Index i = 1; i <= 120; ++i) EXPECT_TRUE(log->write(append_write({make_entry(i, 1, 100)})).ok());
     return log;
   }
-  std::vector<std::string> files() { return env_->inner().list(kDir).value(); }
+  std::vector<std::string> files() { return env_->inner().list(kWalDir).value(); }
   // The closed segments wholly at or below `index`, oldest first.
   std::vector<SegmentName> closed_segments_up_to(Index index) {
     std::vector<SegmentName> out;
@@ -59,7 +59,8 @@ TEST_F(SegmentRemoverTest, AnObsoleteSegmentIsRenamedShrunkInSyncedStepsAndUnlin
   auto log = open_filled(500);
   const std::vector<SegmentName> doomed = closed_segments_up_to(100);
   ASSERT_GE(doomed.size(), 2u);
-  const std::uint64_t first_bytes = env_->inner().contents(std::string(kDir) + "/" + segment_file_name(doomed[0])).size();
+  const std::uint64_t first_bytes =
+      env_->inner().contents(std::string(kWalDir) + "/" + segment_file_name(doomed[0])).size();
   env_->clear();
 
   log->compact(make_point(100, 1));
@@ -127,7 +128,7 @@ TEST_F(SegmentRemoverTest, RecoveryRemovesWhatACrashMidRemovalLeft) {
   // A crash between a rename and the unlink leaves a half-shrunk file under the
   // removing name: never read as a segment, removed at the next open.
   const std::string leftover = SegmentRemover::removing_file_name(0);
-  env_->inner().set_contents(std::string(kDir) + "/" + leftover, std::string(1500, 'x'));
+  env_->inner().set_contents(std::string(kWalDir) + "/" + leftover, std::string(1500, 'x'));
   auto log = testing::open_log(options(500));
   ASSERT_NE(log, nullptr);
   const std::vector<std::string>& removed = log->recovery().removed_segments;

@@ -13,7 +13,7 @@
 namespace raft::storage {
 namespace {
 
-constexpr const char* kDir = "/snapshots";
+constexpr const char* kSnapshotDir = "/snapshots";
 
 pb::SnapshotMetadata metadata(Index index, Term term) {
   pb::SnapshotMetadata m;
@@ -41,7 +41,7 @@ class SnapshotStoreTest : public ::testing::Test {
  protected:
   std::shared_ptr<FileSnapshotStore> open(std::size_t retain = 2) {
     FileSnapshotStoreOptions o;
-    o.dir = kDir;
+    o.dir = kSnapshotDir;
     o.env = env_;
     o.retain_snapshots = retain;
     Result<std::shared_ptr<FileSnapshotStore>> store = FileSnapshotStore::open(o);
@@ -55,7 +55,7 @@ class SnapshotStoreTest : public ::testing::Test {
     }
     return writer->commit();
   }
-  std::vector<std::string> files() { return env_->list(kDir).value(); }
+  std::vector<std::string> files() { return env_->list(kSnapshotDir).value(); }
 
   std::shared_ptr<FaultInjectionEnv> env_ = std::make_shared<FaultInjectionEnv>();
 };
@@ -141,7 +141,7 @@ TEST_F(SnapshotStoreTest, OldSnapshotsBeyondRetentionAreRemovedAfterCommit) {
 
 std::shared_ptr<FileSnapshotStore> open_recorded(std::shared_ptr<testing::RecordingEnv> env, std::uint64_t step) {
   FileSnapshotStoreOptions o;
-  o.dir = kDir;
+  o.dir = kSnapshotDir;
   o.env = std::move(env);
   o.retain_snapshots = 1;
   o.removal_step_bytes = step;
@@ -153,7 +153,8 @@ TEST_F(SnapshotStoreTest, AnOldSnapshotIsRenamedThenShrunkInSyncedStepsThenUnlin
   auto store = open_recorded(env, 1000);
   put(*store, 10, data_of(4500, 'a'));
   const std::string old_name = store->list().front().file_name;
-  const std::uint64_t old_bytes = env->inner().contents(std::string(kDir) + "/" + old_name).size();
+  const std::uint64_t old_bytes =
+      env->inner().contents(std::string(kSnapshotDir) + "/" + old_name).size();
   env->clear();
   put(*store, 20, data_of(10, 'b'));
 
@@ -170,7 +171,7 @@ TEST_F(SnapshotStoreTest, AnOldSnapshotIsRenamedThenShrunkInSyncedStepsThenUnlin
   auto start = std::find(calls.begin(), calls.end(), expected.front());
   ASSERT_NE(start, calls.end()) << "no rename of " << old_name;
   EXPECT_EQ(std::vector<std::string>(start, calls.end()), expected);
-  ASSERT_EQ(env->inner().list(kDir).value().size(), 1u);
+  ASSERT_EQ(env->inner().list(kSnapshotDir).value().size(), 1u);
   EXPECT_EQ(store->latest()->index(), 20u);
 }
 
@@ -184,13 +185,14 @@ TEST_F(SnapshotStoreTest, ASnapshotBeingReadIsUnlinkedWholeAndReadsToTheEnd) {
   put(*store, 20, data_of(10, 'b'));  // pushes index 10 out of retention
   for (const std::string& call : env->calls()) EXPECT_FALSE(call.starts_with("truncate")) << call;
   EXPECT_EQ(read_all(*reader), data);  // throws if the data were cut or changed
-  EXPECT_EQ(env->inner().list(kDir).value().size(), 1u);
+  EXPECT_EQ(env->inner().list(kSnapshotDir).value().size(), 1u);
 }
 
 TEST_F(SnapshotStoreTest, ASnapshotHalfRemovedByACrashIsRemovedAtOpen) {
   auto store = open();
   put(*store, 5, "kept");
-  env_->set_contents(std::string(kDir) + "/" + snapshot_file_name(3, 1) + ".removing", "half");
+  env_->set_contents(std::string(kSnapshotDir) + "/" + snapshot_file_name(3, 1) + ".removing",
+                     "half");
   auto reopened = open();
   EXPECT_EQ(reopened->latest()->index(), 5u);
   for (const std::string& name : files()) EXPECT_EQ(name.find(".removing"), std::string::npos) << name;
@@ -221,25 +223,25 @@ TEST_F(SnapshotStoreTest, MatchingExpectedChecksumCommits) {
 TEST_F(SnapshotStoreTest, DamagedDataIsFoundByTheReader) {
   auto store = open();
   put(*store, 10, data_of(3000, 'q'));
-  const std::string path = std::string(kDir) + "/" + snapshot_file_name(10, 1);
+  const std::string path = std::string(kSnapshotDir) + "/" + snapshot_file_name(10, 1);
   std::string bytes = env_->contents(path);
   bytes[1234] ^= 4;
   env_->set_contents(path, bytes);
   auto reader = store->open_latest();
   EXPECT_THROW(read_all(*reader), std::runtime_error);
-  EXPECT_FALSE(verify_snapshot(*env_, kDir, store->list().back()).ok());
+  EXPECT_FALSE(verify_snapshot(*env_, kSnapshotDir, store->list().back()).ok());
 }
 
 TEST_F(SnapshotStoreTest, DamagedMetadataStopsOpenNamingTheFile) {
   put(*open(), 10, data_of(300, 'q'));
-  const std::string path = std::string(kDir) + "/" + snapshot_file_name(10, 1);
+  const std::string path = std::string(kSnapshotDir) + "/" + snapshot_file_name(10, 1);
   std::string bytes = env_->contents(path);
   for (std::size_t pos = 300; pos < bytes.size(); ++pos) {
     std::string damaged = bytes;
     damaged[pos] ^= 1;
     env_->set_contents(path, damaged);
     FileSnapshotStoreOptions o;
-    o.dir = kDir;
+    o.dir = kSnapshotDir;
     o.env = env_;
     Result<std::shared_ptr<FileSnapshotStore>> store = FileSnapshotStore::open(o);
     ASSERT_FALSE(store.ok()) << "flip at " << pos;

@@ -15,6 +15,9 @@
 
 namespace raft::storage::testing {
 
+// Where the tests that run the log over an in-memory or fault-injecting Env keep it.
+inline constexpr const char* kWalDir = "/wal";
+
 inline pb::Entry make_entry(Index index, Term term, std::size_t data_bytes = 16) {
   pb::Entry entry;
   entry.set_index(index);
