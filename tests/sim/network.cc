@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tests/sim/trace.h"
+
 namespace raft::sim {
 
 const char* to_string(PartitionKind kind) {
@@ -148,7 +150,7 @@ std::string SimNetwork::deafen(core::NodeId x) {
   for (int i = 1; i <= node_count_; ++i) {
     if (static_cast<core::NodeId>(i) != x) cut(static_cast<core::NodeId>(i), x);
   }
-  return "n" + std::to_string(x) + " hears nobody";
+  return node_tag(x) + " hears nobody";
 }
 
 void SimNetwork::heal() {
