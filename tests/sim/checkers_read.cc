@@ -31,8 +31,8 @@ class ReadChecker final : public Checker {
     arrival_commit_.erase(it);
     if (node.applied_index() >= required) return;
     fail(property::kReadSeesCommitted, node.id(), node.core().term(), required,
-         "node " + std::to_string(node.id()) + " (" + core::to_string(node.core().role()) +
-             " of term " + std::to_string(node.core().term()) + ") served client " +
+         node_label(node.id()) + " (" + core::to_string(node.core().role()) + " of term " +
+             std::to_string(node.core().term()) + ") served client " +
              std::to_string(request.client) + "'s get(" + request.command.key + ") by " +
              to_string(request.read_path) + " from a store applied up to index " +
              std::to_string(node.applied_index()) + ", but index " + std::to_string(required) +
